@@ -1,0 +1,294 @@
+"""The write API: auth, body limits, content types; validation is ingest's, storage the store's."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syndication.config import Settings
+from syndication.ingest import (
+    ID_PATTERN,
+    FieldError,
+    InvalidPayload,
+    parse_json,
+    validate_article,
+    validate_rubric,
+)
+from syndication.model import Article, ArticleIn, Rubric
+from syndication.openapi import openapi_document
+from syndication.problems import Problem
+from syndication.store.base import Store
+
+log = logging.getLogger("syndication.api")
+
+JSON_TYPES = frozenset({"application/json"})
+NDJSON_TYPES = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+)
+
+Handler = Callable[[Request], Awaitable[Response]]
+WriteHook = Callable[[int], Awaitable[None]]
+
+
+def article_json(article: Article, settings: Settings) -> dict[str, Any]:
+    zone = settings.zone
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "published_at": article.published_at.astimezone(zone).isoformat(),
+        "updated_at": article.updated_at.astimezone(zone).isoformat()
+        if article.updated_at
+        else None,
+        "author": article.author,
+        "rubrics": list(article.rubrics),
+        "tags": [{"name": t.name, "slug": t.slug, "kind": t.kind.value} for t in article.tags],
+        "image": (
+            {
+                "url": article.image.url,
+                "type": article.image.type,
+                "length": article.image.length,
+                "caption": article.image.caption,
+            }
+            if article.image
+            else None
+        ),
+        "status": article.status.value,
+        "modified_at": article.modified_at.astimezone(zone).isoformat(),
+    }
+
+
+def rubric_json(rubric: Rubric) -> dict[str, Any]:
+    return {
+        "slug": rubric.slug,
+        "title": rubric.title,
+        "description": rubric.description,
+        "url": rubric.url,
+        "parent": rubric.parent,
+        "position": rubric.position,
+    }
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _invalid(exc: InvalidPayload) -> Problem:
+    return Problem(
+        exc.status,
+        "the request body is not valid" if exc.status == 422 else "the request body is unreadable",
+        errors=[e.as_dict() for e in exc.errors],
+    )
+
+
+class WriteAPI:
+    """Endpoints under /api. `on_write` runs after each committed change (cache, notifications)."""
+
+    def __init__(self, settings: Settings, store: Store, on_write: WriteHook | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.on_write = on_write
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/openapi.json", self.openapi, methods=["GET"]),
+            Route("/api/articles:bulk", self.bulk, methods=["POST"]),
+            Route(
+                "/api/articles/{article_id}",
+                self.article,
+                methods=["GET", "PUT", "DELETE"],
+            ),
+            Route("/api/rubrics/{slug}", self.rubric, methods=["GET", "PUT"]),
+        ]
+
+    # --- guards -------------------------------------------------------------------------------
+    def _authorize(self, request: Request) -> None:
+        token = self.settings.api_token
+        if not token:
+            raise Problem(
+                403,
+                "writes are disabled: no API token is configured (SYNDICATION_API_TOKEN)",
+                errors=[{"field": "Authorization", "message": "writes are disabled"}],
+            )
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="syndication"'}
+        if not header or scheme.lower() != "bearer" or not given.strip():
+            raise Problem(
+                401,
+                "a bearer token is required",
+                errors=[{"field": "Authorization", "message": "missing bearer token"}],
+                headers=challenge,
+            )
+        # compare_digest takes the same time wherever the first difference is.
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise Problem(
+                401,
+                "the bearer token is not valid",
+                errors=[{"field": "Authorization", "message": "wrong token"}],
+                headers={**challenge, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
+    @staticmethod
+    def _require_type(request: Request, allowed: frozenset[str]) -> None:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in allowed:
+            raise Problem(
+                415,
+                f"Content-Type must be {' or '.join(sorted(allowed))}",
+                errors=[{"field": "Content-Type", "message": f"got {media or 'none'!r}"}],
+            )
+
+    @staticmethod
+    async def _read_body(request: Request, limit: int) -> bytes:
+        """The body, refused with 413 as soon as it passes `limit` (not after reading it all)."""
+        too_large = Problem(
+            413,
+            f"the request body exceeds {limit} bytes",
+            errors=[{"field": "body", "message": f"at most {limit} bytes"}],
+        )
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _article_id(request: Request) -> str:
+        article_id: str = request.path_params["article_id"]
+        if not ID_PATTERN.match(article_id):
+            raise Problem(
+                400,
+                "the article id in the URL is not valid",
+                errors=[{"field": "id", "message": "must be 1-64 characters of A-Z a-z 0-9 _ . -"}],
+            )
+        return article_id
+
+    async def _changed(self, change_id: int) -> None:
+        if self.on_write is not None:
+            await self.on_write(change_id)
+
+    # --- endpoints ----------------------------------------------------------------------------
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document(self.settings))
+
+    async def article(self, request: Request) -> Response:
+        if request.method == "GET":
+            return await self._get_article(request)
+        self._authorize(request)
+        article_id = self._article_id(request)
+        if request.method == "DELETE":
+            change_id = await self.store.delete_article(article_id)
+            if change_id is None:
+                raise Problem(404, f"no article {article_id!r}")
+            log.info("deleted article %s (change %d)", article_id, change_id)
+            await self._changed(change_id)
+            return Response(status_code=204)
+        self._require_type(request, JSON_TYPES)
+        body = await self._read_body(request, self.settings.max_article_bytes)
+        try:
+            article = validate_article(parse_json(body), self.settings, article_id=article_id)
+        except InvalidPayload as exc:
+            raise _invalid(exc) from None
+        result = await self.store.put_articles([article])
+        log.info(
+            "%s article %s (change %d)",
+            "created" if result.created else "replaced",
+            article_id,
+            result.change_id,
+        )
+        await self._changed(result.change_id)
+        stored = await self.store.get_article(article_id)
+        assert stored is not None
+        return _json(
+            article_json(stored, self.settings),
+            status=201 if result.created else 200,
+            headers={"Location": f"/api/articles/{article_id}"},
+        )
+
+    async def _get_article(self, request: Request) -> Response:
+        article_id = self._article_id(request)
+        article = await self.store.get_article(article_id)
+        if article is None:
+            raise Problem(404, f"no article {article_id!r}")
+        return _json(article_json(article, self.settings))
+
+    async def bulk(self, request: Request) -> Response:
+        self._authorize(request)
+        self._require_type(request, NDJSON_TYPES | JSON_TYPES)
+        body = await self._read_body(request, self.settings.max_bulk_bytes)
+        articles, rejected = parse_ndjson(body, self.settings)
+        if rejected:
+            raise Problem(
+                422,
+                f"{len(rejected)} line(s) rejected; nothing was stored",
+                errors=[{"line": line, **e.as_dict()} for line, errs in rejected for e in errs],
+                rejected_lines=[line for line, _ in rejected],
+                created=0,
+                replaced=0,
+            )
+        if not articles:
+            raise Problem(
+                422, "the body holds no articles", errors=[{"field": "body", "message": "empty"}]
+            )
+        result = await self.store.put_articles(articles)
+        log.info(
+            "bulk: %d created, %d replaced (change %d)",
+            result.created,
+            result.replaced,
+            result.change_id,
+        )
+        await self._changed(result.change_id)
+        return _json({"created": result.created, "replaced": result.replaced, "rejected_lines": []})
+
+    async def rubric(self, request: Request) -> Response:
+        slug: str = request.path_params["slug"]
+        if request.method == "GET":
+            found = await self.store.get_rubric(slug)
+            if found is None:
+                raise Problem(404, f"no rubric {slug!r}")
+            return _json(rubric_json(found))
+        self._authorize(request)
+        self._require_type(request, JSON_TYPES)
+        body = await self._read_body(request, self.settings.max_article_bytes)
+        try:
+            rubric = validate_rubric(parse_json(body), slug)
+        except InvalidPayload as exc:
+            raise _invalid(exc) from None
+        created, change_id = await self.store.put_rubric(rubric)
+        log.info("%s rubric %s (change %d)", "created" if created else "replaced", slug, change_id)
+        await self._changed(change_id)
+        return _json(rubric_json(rubric), status=201 if created else 200)
+
+
+def parse_ndjson(
+    body: bytes, settings: Settings
+) -> tuple[list[ArticleIn], list[tuple[int, list[FieldError]]]]:
+    """NDJSON → articles, or the 1-based numbers of the lines that were rejected, with why."""
+    articles: list[ArticleIn] = []
+    rejected: list[tuple[int, list[FieldError]]] = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            articles.append(validate_article(parse_json(line), settings))
+        except InvalidPayload as exc:
+            rejected.append((number, exc.errors))
+    return articles, rejected

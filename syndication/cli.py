@@ -1,0 +1,233 @@
+"""`syndication serve | import | demo`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+from tqdm import tqdm
+
+from syndication.config import ConfigError, Settings
+from syndication.demo import RUBRICS
+from syndication.demo import articles as demo_articles
+from syndication.ingest import FieldError, InvalidPayload, parse_json, validate_article
+from syndication.model import ALL_NEWS, ArticleIn, Rubric
+from syndication.store import Store, make_store
+from syndication.timeutil import FAR_FUTURE, utcnow
+
+log = logging.getLogger("syndication.cli")
+
+IMPORT_BATCH = 1000
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    replaced: int = 0
+    rejected: list[tuple[int, list[FieldError]]] = field(default_factory=list)
+
+    def report(self) -> str:
+        lines = [f"created {self.created}, replaced {self.replaced}, rejected {len(self.rejected)}"]
+        for number, errors in self.rejected[:100]:
+            detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+            lines.append(f"  line {number}: {detail}")
+        if len(self.rejected) > 100:
+            lines.append(f"  … and {len(self.rejected) - 100} more rejected lines")
+        return "\n".join(lines)
+
+
+def _validated(
+    stream: BinaryIO, settings: Settings, summary: ImportSummary, progress: tqdm[Any]
+) -> Iterator[ArticleIn]:
+    for number, line in enumerate(stream, start=1):
+        progress.update(len(line))
+        if not line.strip():
+            continue
+        try:
+            yield validate_article(parse_json(line), settings)
+        except InvalidPayload as exc:
+            summary.rejected.append((number, exc.errors))
+
+
+async def import_ndjson(
+    store: Store,
+    stream: BinaryIO,
+    settings: Settings,
+    *,
+    total_bytes: int | None = None,
+    atomic: bool = False,
+    batch: int = IMPORT_BATCH,
+    quiet: bool = False,
+) -> ImportSummary:
+    """Valid lines are stored in transactions of `batch`; with `atomic`, all or nothing."""
+    summary = ImportSummary()
+    with tqdm(
+        total=total_bytes, unit="B", unit_scale=True, desc="import", disable=quiet, file=sys.stderr
+    ) as progress:
+        items = _validated(stream, settings, summary, progress)
+        if atomic:
+            stored = list(items)  # validate everything before storing anything
+            if not summary.rejected and stored:
+                result = await store.put_articles(stored)
+                summary.created, summary.replaced = result.created, result.replaced
+            return summary
+        pending: list[ArticleIn] = []
+        for article in items:
+            pending.append(article)
+            if len(pending) >= batch:
+                result = await store.put_articles(pending)
+                summary.created += result.created
+                summary.replaced += result.replaced
+                pending = []
+        if pending:
+            result = await store.put_articles(pending)
+            summary.created += result.created
+            summary.replaced += result.replaced
+    return summary
+
+
+async def load_demo(
+    store: Store, settings: Settings, *, count: int, if_empty: bool, quiet: bool = False
+) -> int:
+    """Write the demo rubrics and articles; 0 when skipped because the store has articles."""
+    if if_empty and await store.count(ALL_NEWS, now=FAR_FUTURE):
+        return 0
+    for position, (slug, title, description) in enumerate(RUBRICS):
+        await store.put_rubric(
+            Rubric(slug=slug, title=title, description=description, position=position)
+        )
+    site = settings.site
+    payloads = demo_articles(count, end=utcnow(), site=site, zone=settings.zone)
+    batch: list[ArticleIn] = []
+    with tqdm(total=count, unit="art", desc="demo", disable=quiet, file=sys.stderr) as progress:
+        for payload in payloads:
+            batch.append(validate_article(payload, settings))
+            if len(batch) >= IMPORT_BATCH:
+                await store.put_articles(batch)
+                progress.update(len(batch))
+                batch = []
+        if batch:
+            await store.put_articles(batch)
+            progress.update(len(batch))
+    return count
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.application_path = "app:create_app()"
+    config.workers = args.workers
+    config.accesslog = "-" if args.access_log else None
+    config.errorlog = "-"
+    config.graceful_timeout = 5
+    config.keep_alive_timeout = 75
+    if args.uvloop:
+        config.worker_class = "uvloop"
+    # One process when a single worker is asked for: no supervisor, signals go straight to it.
+    if config.workers == 1:
+        config.workers = 0
+    print(
+        f"serving on http://{args.host}:{args.port} with {args.workers} worker(s)", file=sys.stderr
+    )
+    return run(config)
+
+
+async def _with_store(settings: Settings, job: str, args: argparse.Namespace) -> int:
+    store = make_store(settings)
+    await store.open()
+    try:
+        if job == "import":
+            if args.file == "-":
+                summary = await import_ndjson(
+                    store, sys.stdin.buffer, settings, atomic=args.atomic, quiet=args.quiet
+                )
+            else:
+                path = Path(args.file)
+                with path.open("rb") as handle:
+                    summary = await import_ndjson(
+                        store,
+                        handle,
+                        settings,
+                        total_bytes=path.stat().st_size,
+                        atomic=args.atomic,
+                        quiet=args.quiet,
+                    )
+            print(summary.report())
+            if args.atomic and summary.rejected:
+                print("nothing stored (--atomic)")
+            return 1 if summary.rejected else 0
+        if job == "demo":
+            written = await load_demo(
+                store, settings, count=args.articles, if_empty=args.if_empty, quiet=args.quiet
+            )
+            print(
+                f"demo: wrote {written} articles to {settings.db}"
+                if written
+                else f"demo: {settings.db} already has articles; left as is"
+            )
+            return 0
+    finally:
+        await store.close()
+    raise AssertionError(job)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syndication", description=__doc__)
+    parser.add_argument("--db", help="SQLite file (overrides SYNDICATION_DB)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the app with hypercorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--uvloop", action="store_true", help="use hypercorn's uvloop worker")
+
+    imp = sub.add_parser("import", help="import NDJSON articles from FILE or - (stdin)")
+    imp.add_argument("file")
+    imp.add_argument("--atomic", action="store_true", help="store nothing if any line is rejected")
+
+    demo = sub.add_parser("demo", help="write the synthetic demo data set")
+    demo.add_argument("--articles", type=int, default=600)
+    demo.add_argument("--if-empty", action="store_true", help="only when the store has no articles")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.db:
+        # Through the environment so that hypercorn's worker processes see it too.
+        os.environ["SYNDICATION_DB"] = args.db
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(args)
+    try:
+        return asyncio.run(_with_store(settings, args.command, args))
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, orjson.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

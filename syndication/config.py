@@ -1,0 +1,125 @@
+"""Settings from the environment and an optional TOML file, validated once at start."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "SYNDICATION_"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db: str = "./data/syndication.db"
+    public_url: str = DEFAULT_PUBLIC_URL
+    site_url: str = ""  # empty = same as public_url
+    site_title: str = "Новости региона"
+    site_description: str = "Новости региона: органы власти, территории, события"
+    site_language: str = "ru"
+    timezone: str = "Europe/Moscow"
+    api_token: str | None = None
+    feed_limit: int = 50
+    feed_max_limit: int = 500
+    max_article_bytes: int = 2 * 1024 * 1024
+    max_bulk_bytes: int = 64 * 1024 * 1024
+    sitemap_max_urls: int = 50_000
+    sitemap_max_bytes: int = 50 * 1024 * 1024
+    websub_hub: str | None = None
+    indexnow_endpoint: str | None = None
+    indexnow_key: str | None = None
+
+    @property
+    def site(self) -> str:
+        return self.site_url or self.public_url
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def writes_enabled(self) -> bool:
+        return bool(self.api_token)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults < TOML file (`SYNDICATION_CONFIG`) < environment < keyword overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_file = env.get(PREFIX + "CONFIG")
+        if config_file:
+            values.update(_read_toml(Path(config_file)))
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls()._with(values)
+
+    def _with(self, values: Mapping[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(self)}
+        converted: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown setting {key!r}")
+            default = getattr(self, key)
+            converted[key] = _convert(key, value, default)
+            if key in ("public_url", "site_url") and converted[key]:
+                # Trailing slashes would double up when URLs are joined.
+                converted[key] = converted[key].rstrip("/")
+        settings = replace(self, **converted)
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        for name in ("public_url", "site_url", "websub_hub", "indexnow_endpoint"):
+            value = getattr(self, name)
+            if value:
+                parts = urlsplit(value)
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    raise ConfigError(
+                        f"{PREFIX}{name.upper()} must be an absolute http(s) URL, got {value!r}"
+                    )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"{PREFIX}TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if not 1 <= self.feed_limit <= self.feed_max_limit:
+            raise ConfigError(f"{PREFIX}FEED_LIMIT must be between 1 and {self.feed_max_limit}")
+        if bool(self.indexnow_endpoint) != bool(self.indexnow_key):
+            raise ConfigError(f"{PREFIX}INDEXNOW_ENDPOINT and {PREFIX}INDEXNOW_KEY go together")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.lower().removeprefix(PREFIX.lower())
+        out[name] = value
+    return out
+
+
+def _convert(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        return str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{PREFIX}{key.upper()} must be an integer, got {value!r}") from exc
+    if value is None or value == "":
+        return None if default is None else ""
+    return str(value)

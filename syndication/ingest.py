@@ -1,0 +1,306 @@
+"""Payload → model: every check the write API makes, with errors that name the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from syndication.config import Settings
+from syndication.content import clean_text, derive_summary, sanitize_html, xml_safe
+from syndication.model import ArticleIn, Image, Rubric, Status, TagKind, TagRef
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+RUBRIC_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+TITLE_MAX = 500
+SUMMARY_MAX_INPUT = 10_000
+NAME_MAX = 200
+URL_MAX = 2048
+MAX_TAGS = 100
+MAX_RUBRICS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class InvalidPayload(ValueError):
+    """The payload is not an acceptable article/rubric; `errors` says which fields and why."""
+
+    def __init__(self, errors: list[FieldError], status: int = 422) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+        self.status = status
+
+
+def parse_json(data: bytes | str) -> Any:
+    """JSON → Python, raising InvalidPayload(400) for anything unparseable.
+
+    orjson first for speed; stdlib json as a fallback because it accepts lone surrogate escapes
+    (`"\\ud800"`), which orjson rejects but which we can clean instead of refusing the article.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPayload([FieldError("body", f"malformed JSON: {exc}")], status=400) from exc
+
+
+class _Checker:
+    """Collects every error of a payload instead of stopping at the first."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.errors: list[FieldError] = []
+        self.prefix = prefix
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(self.prefix + field, message))
+
+    def text(
+        self, data: dict[str, Any], field: str, *, required: bool = False, max_len: int = NAME_MAX
+    ) -> str | None:
+        value = data.get(field)
+        if value is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(field, "must be a string")
+            return None
+        cleaned = clean_text(value)
+        if not cleaned:
+            if required:
+                self.fail(field, "must not be empty")
+            return None
+        if len(cleaned) > max_len:
+            self.fail(field, f"must be at most {max_len} characters (got {len(cleaned)})")
+            return None
+        return cleaned
+
+    def url(self, data: dict[str, Any], field: str, *, required: bool = False) -> str | None:
+        value = data.get(field)
+        if value is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(field, "must be a string")
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.fail(field, "must be an absolute http(s) URL")
+            return None
+        if len(value) > URL_MAX:
+            self.fail(field, f"must be at most {URL_MAX} characters")
+            return None
+        # Keep the URL valid in XML and sitemaps: percent-encode spaces and non-ASCII characters.
+        return quote(xml_safe(value), safe=":/?#[]@!$&'()*+,;=%~")
+
+    def datetime(
+        self, data: dict[str, Any], field: str, zone: tzinfo, *, required: bool = False
+    ) -> datetime | None:
+        value = data.get(field)
+        if value is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(field, "must be an ISO 8601 date-time string")
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            self.fail(field, f"is not an ISO 8601 date-time: {value[:60]!r}")
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        try:
+            return parsed.astimezone(UTC).replace(microsecond=0)
+        except OverflowError:
+            self.fail(field, "is out of range")
+            return None
+
+
+def validate_article(
+    payload: Any, settings: Settings, *, article_id: str | None = None, prefix: str = ""
+) -> ArticleIn:
+    """A PUT body (id from the path) or a bulk line (id inside) → ArticleIn, or InvalidPayload."""
+    check = _Checker(prefix)
+    if not isinstance(payload, dict):
+        raise InvalidPayload([FieldError(prefix.rstrip(".") or "body", "must be a JSON object")])
+
+    if article_id is None:
+        raw_id = payload.get("id")
+        if raw_id is None:
+            check.fail("id", "is required")
+        article_id = raw_id if isinstance(raw_id, str) else None
+        if raw_id is not None and article_id is None:
+            check.fail("id", "must be a string")
+    elif "id" in payload and payload["id"] != article_id:
+        check.fail("id", "differs from the id in the URL")
+    if article_id is not None and not ID_PATTERN.match(article_id):
+        check.fail("id", "must be 1-64 characters of A-Z a-z 0-9 _ . -")
+
+    title = check.text(payload, "title", required=True, max_len=TITLE_MAX)
+    url = check.url(payload, "url")
+    summary = check.text(payload, "summary", max_len=SUMMARY_MAX_INPUT)
+    author = check.text(payload, "author")
+    published_at = check.datetime(payload, "published_at", settings.zone, required=True)
+    updated_at = check.datetime(payload, "updated_at", settings.zone)
+    if published_at and updated_at and updated_at < published_at:
+        check.fail("updated_at", "must not be earlier than published_at")
+
+    content = payload.get("content_html")
+    if content is not None and not isinstance(content, str):
+        check.fail("content_html", "must be a string")
+        content = None
+
+    status_value = payload.get("status", Status.PUBLISHED.value)
+    try:
+        status = Status(status_value)
+    except ValueError:
+        check.fail("status", f"must be one of {', '.join(s.value for s in Status)}")
+        status = Status.DRAFT
+
+    rubrics = _rubric_list(check, payload.get("rubrics"))
+    tags = _tag_list(check, payload.get("tags"))
+    image = _image(check, payload.get("image"))
+
+    if check.errors:
+        raise InvalidPayload(check.errors)
+    assert article_id is not None
+    assert title is not None
+    assert published_at is not None
+    url = url or f"{settings.site}/news/{article_id}/"
+    content_html = sanitize_html(content, url) if content else None
+    return ArticleIn(
+        id=article_id,
+        title=title,
+        url=url,
+        summary=summary or derive_summary(content_html),
+        content_html=content_html or None,
+        published_at=published_at,
+        updated_at=updated_at,
+        author=author,
+        rubrics=rubrics,
+        tags=tags,
+        image=image,
+        status=status,
+        raw=payload,
+    )
+
+
+def _rubric_list(check: _Checker, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        check.fail("rubrics", "must be a list of rubric slugs")
+        return ()
+    if len(value) > MAX_RUBRICS:
+        check.fail("rubrics", f"must have at most {MAX_RUBRICS} entries")
+        return ()
+    slugs = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not RUBRIC_SLUG.match(item):
+            check.fail(f"rubrics[{i}]", "must be a slug of a-z 0-9 _ - (at most 100 characters)")
+        else:
+            slugs.append(item)
+    return tuple(dict.fromkeys(slugs))
+
+
+def _tag_list(check: _Checker, value: Any) -> tuple[TagRef, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        check.fail("tags", "must be a list")
+        return ()
+    if len(value) > MAX_TAGS:
+        check.fail("tags", f"must have at most {MAX_TAGS} entries")
+        return ()
+    tags: dict[str, TagRef] = {}
+    for i, item in enumerate(value):
+        field = f"tags[{i}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict):
+            check.fail(field, "must be a name or an object with name and kind")
+            continue
+        sub = _Checker(f"{check.prefix}{field}.")
+        name = sub.text(item, "name", required=True)
+        kind = TagKind.TOPIC
+        if "kind" in item:
+            try:
+                kind = TagKind(item["kind"])
+            except ValueError:
+                sub.fail("kind", f"must be one of {', '.join(k.value for k in TagKind)}")
+        check.errors.extend(sub.errors)
+        if name and not sub.errors:
+            tags.setdefault(name, TagRef(name=name, kind=kind))
+    return tuple(tags.values())
+
+
+def _image(check: _Checker, value: Any) -> Image | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"url": value}
+    if not isinstance(value, dict):
+        check.fail("image", "must be an object with url, type, length, caption")
+        return None
+    sub = _Checker(f"{check.prefix}image.")
+    url = sub.url(value, "url", required=True)
+    mime = sub.text(value, "type", max_len=100)
+    if mime is not None and not re.fullmatch(r"image/[A-Za-z0-9.+-]+", mime):
+        sub.fail("type", "must be an image MIME type such as image/jpeg")
+    length = value.get("length")
+    if length is not None and (
+        not isinstance(length, int) or isinstance(length, bool) or length < 0
+    ):
+        sub.fail("length", "must be a non-negative integer")
+        length = None
+    caption = sub.text(value, "caption", max_len=1000)
+    check.errors.extend(sub.errors)
+    if sub.errors or url is None:
+        return None
+    return Image(url=url, type=mime, length=length, caption=caption)
+
+
+def validate_rubric(payload: Any, slug: str) -> Rubric:
+    check = _Checker()
+    if not isinstance(payload, dict):
+        raise InvalidPayload([FieldError("body", "must be a JSON object")])
+    if not RUBRIC_SLUG.match(slug):
+        check.fail("slug", "must be a slug of a-z 0-9 _ - (at most 100 characters)")
+    title = check.text(payload, "title", required=True, max_len=TITLE_MAX)
+    description = check.text(payload, "description", max_len=SUMMARY_MAX_INPUT)
+    url = check.url(payload, "url")
+    parent = payload.get("parent")
+    if parent is not None and (not isinstance(parent, str) or not RUBRIC_SLUG.match(parent)):
+        check.fail("parent", "must be a rubric slug")
+        parent = None
+    if parent == slug:
+        check.fail("parent", "must not be the rubric itself")
+    position = payload.get("position", 0)
+    if not isinstance(position, int) or isinstance(position, bool):
+        check.fail("position", "must be an integer")
+        position = 0
+    if check.errors:
+        raise InvalidPayload(check.errors)
+    assert title is not None
+    return Rubric(
+        slug=slug, title=title, description=description, url=url, parent=parent, position=position
+    )

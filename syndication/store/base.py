@@ -1,0 +1,91 @@
+"""The one small async interface every room uses to reach the data.
+
+SQLite implements it today; a PostgreSQL implementation can follow without touching callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from typing import Protocol
+
+from syndication.model import (
+    Article,
+    ArticleIn,
+    Change,
+    MonthStat,
+    Rubric,
+    Scope,
+    Tag,
+    UrlRow,
+    WriteResult,
+)
+
+
+class StoreError(RuntimeError):
+    """The store could not complete an operation (I/O, corruption, constraint)."""
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # --- writes: each call is one transaction, and appends to the change log -----------------
+    async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
+        """Create or replace every article, all or nothing."""
+        ...
+
+    async def delete_article(self, article_id: str) -> int | None:
+        """The change id, or None when no such article exists."""
+        ...
+
+    async def put_rubric(self, rubric: Rubric) -> tuple[bool, int]:
+        """(created, change id)."""
+        ...
+
+    # --- reads --------------------------------------------------------------------------------
+    async def get_article(self, article_id: str) -> Article | None: ...
+
+    async def get_rubric(self, slug: str) -> Rubric | None: ...
+
+    async def get_tag(self, slug: str) -> Tag | None: ...
+
+    async def rubrics(self) -> list[Rubric]: ...
+
+    async def tags(self) -> list[Tag]: ...
+
+    async def articles(
+        self, scope: Scope, *, now: datetime, limit: int, offset: int = 0
+    ) -> list[Article]:
+        """Published articles of `scope` with `published_at <= now`, newest first."""
+        ...
+
+    async def count(self, scope: Scope, *, now: datetime) -> int: ...
+
+    async def last_change(self, scope: Scope, *, now: datetime) -> datetime | None:
+        """The newest published/updated date in `scope`, None when it is empty."""
+        ...
+
+    async def months(self, *, now: datetime) -> list[MonthStat]:
+        """Every month (site zone) that has a visible article, oldest first."""
+        ...
+
+    def url_rows(
+        self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
+    ) -> AsyncIterator[list[UrlRow]]:
+        """Visible articles with `start <= published_at < end`, oldest first, in batches."""
+        ...
+
+    async def next_publication(self, *, after: datetime) -> datetime | None:
+        """The earliest `published_at` of a published article later than `after`."""
+        ...
+
+    # --- change log ---------------------------------------------------------------------------
+    async def last_change_id(self) -> int: ...
+
+    async def changes_since(self, change_id: int, *, limit: int = 10_000) -> list[Change]: ...
+
+    async def ping(self) -> None:
+        """Raise StoreError when the store cannot answer."""
+        ...

@@ -1,0 +1,605 @@
+"""The embedded default store: one SQLite file in WAL mode, reached through aiosqlite.
+
+One connection writes (behind an asyncio lock, so each write is one `BEGIN IMMEDIATE` transaction);
+another reads, which WAL lets run beside the writer without blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+import orjson
+
+from syndication.model import (
+    Article,
+    ArticleIn,
+    Change,
+    Image,
+    MonthStat,
+    Rubric,
+    Scope,
+    ScopeKind,
+    Status,
+    Tag,
+    TagKind,
+    TagRef,
+    UrlRow,
+    WriteResult,
+)
+from syndication.slugs import slugify, with_suffix
+from syndication.store.base import StoreError
+from syndication.store.migrations import migrate
+from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
+
+_ARTICLE_COLUMNS = (
+    "id, title, url, summary, content_html, published_at, updated_at, author, image_url, "
+    "image_type, image_length, image_caption, status, modified_at"
+)
+_UPSERT_ARTICLE = f"""
+INSERT INTO articles ({_ARTICLE_COLUMNS}, raw)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    title = excluded.title, url = excluded.url, summary = excluded.summary,
+    content_html = excluded.content_html, published_at = excluded.published_at,
+    updated_at = excluded.updated_at, author = excluded.author, image_url = excluded.image_url,
+    image_type = excluded.image_type, image_length = excluded.image_length,
+    image_caption = excluded.image_caption, status = excluded.status,
+    modified_at = excluded.modified_at, raw = excluded.raw
+"""
+# SQLite's default limit on host parameters is 32766; stay well under it.
+_CHUNK = 500
+_TAG_SLUG_ATTEMPTS = 1000
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, zone: ZoneInfo) -> None:
+        self.path = Path(path)
+        self.zone = zone
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._migrate)
+        self._writer = await self._connect()
+        self._reader = await self._connect()
+
+    def _migrate(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            migrate(conn)
+        finally:
+            conn.close()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        # NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the
+        # newest transactions, never consistency.
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA cache_size = -32000",
+            "PRAGMA temp_store = MEMORY",
+        ):
+            await conn.execute(pragma)
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                await conn.close()
+        self._writer = self._reader = None
+
+    @property
+    def _w(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        return self._writer
+
+    @property
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreError("store is not open")
+        return self._reader
+
+    async def ping(self) -> None:
+        try:
+            await (await self._r.execute("SELECT 1")).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    # --- writes -------------------------------------------------------------------------------
+    async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
+        async with self._write_lock:
+            db = self._w
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                created = replaced = 0
+                change_id = 0
+                batch: list[ArticleIn] = []
+                for article in articles:
+                    batch.append(article)
+                    if len(batch) >= _CHUNK:
+                        c, r, change_id = await self._write_batch(db, batch)
+                        created, replaced = created + c, replaced + r
+                        batch = []
+                if batch:
+                    c, r, change_id = await self._write_batch(db, batch)
+                    created, replaced = created + c, replaced + r
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return WriteResult(created=created, replaced=replaced, change_id=change_id)
+
+    async def _write_batch(
+        self, db: aiosqlite.Connection, batch: list[ArticleIn]
+    ) -> tuple[int, int, int]:
+        # A later line with the same id replaces an earlier one, as sequential PUTs would.
+        unique = list({a.id: a for a in batch}.values())
+        ids = [a.id for a in unique]
+        before = await self._states(db, ids)
+        tag_ids = await self._resolve_tags(db, [t for a in unique for t in a.tags])
+        await self._ensure_rubrics(db, {r for a in unique for r in a.rubrics})
+
+        now = int(time.time())
+        await db.executemany(_UPSERT_ARTICLE, [self._article_row(a, now) for a in unique])
+        await db.execute(
+            f"DELETE FROM article_rubrics WHERE article_id IN ({_marks(len(ids))})", ids
+        )
+        await db.execute(f"DELETE FROM article_tags WHERE article_id IN ({_marks(len(ids))})", ids)
+        await db.executemany(
+            "INSERT INTO article_rubrics (article_id, rubric, position, published_at)"
+            " VALUES (?, ?, ?, ?)",
+            [
+                (a.id, slug, i, to_epoch(a.published_at))
+                for a in unique
+                for i, slug in enumerate(dict.fromkeys(a.rubrics))
+            ],
+        )
+        await db.executemany(
+            "INSERT INTO article_tags (article_id, tag_id, position, published_at)"
+            " VALUES (?, ?, ?, ?)",
+            [
+                (a.id, tag_id, i, to_epoch(a.published_at))
+                for a in unique
+                for i, tag_id in enumerate(dict.fromkeys(tag_ids[t.name][0] for t in a.tags))
+            ],
+        )
+        await db.executemany(
+            "INSERT INTO changes (at, kind, key, before, after) VALUES (?, 'article', ?, ?, ?)",
+            [
+                (
+                    now,
+                    a.id,
+                    _dump(before.get(a.id)),
+                    _dump(self._state_of(a, [tag_ids[t.name][1] for t in a.tags])),
+                )
+                for a in unique
+            ],
+        )
+        change_id = await self._last_id(db)
+        replaced = sum(1 for i in ids if i in before)
+        return len(ids) - replaced, replaced, change_id
+
+    def _article_row(self, a: ArticleIn, now: int) -> tuple[Any, ...]:
+        image = a.image
+        return (
+            a.id,
+            a.title,
+            a.url,
+            a.summary,
+            a.content_html,
+            to_epoch(a.published_at),
+            to_epoch(a.updated_at) if a.updated_at else None,
+            a.author,
+            image.url if image else None,
+            image.type if image else None,
+            image.length if image else None,
+            image.caption if image else None,
+            a.status.value,
+            now,
+            orjson.dumps(a.raw).decode(),
+        )
+
+    def _state_of(self, a: ArticleIn, tag_slugs: list[str]) -> dict[str, Any]:
+        """What invalidation and notifications need to know of an article's placement."""
+        return {
+            "status": a.status.value,
+            "published_at": to_epoch(a.published_at),
+            "url": a.url,
+            "rubrics": list(dict.fromkeys(a.rubrics)),
+            "tags": list(dict.fromkeys(tag_slugs)),
+        }
+
+    async def _states(
+        self, db: aiosqlite.Connection, ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        states: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            async with db.execute(
+                f"SELECT id, status, published_at, url FROM articles WHERE id IN ({marks})", chunk
+            ) as cur:
+                async for row in cur:
+                    states[row[0]] = {
+                        "status": row[1],
+                        "published_at": row[2],
+                        "url": row[3],
+                        "rubrics": [],
+                        "tags": [],
+                    }
+            if not states:
+                continue
+            async with db.execute(
+                f"SELECT article_id, rubric FROM article_rubrics WHERE article_id IN ({marks})"
+                " ORDER BY article_id, position",
+                chunk,
+            ) as cur:
+                async for row in cur:
+                    states[row[0]]["rubrics"].append(row[1])
+            async with db.execute(
+                f"SELECT at.article_id, t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id"
+                f" WHERE at.article_id IN ({marks}) ORDER BY at.article_id, at.position",
+                chunk,
+            ) as cur:
+                async for row in cur:
+                    states[row[0]]["tags"].append(row[1])
+        return states
+
+    async def _resolve_tags(
+        self, db: aiosqlite.Connection, refs: Sequence[TagRef]
+    ) -> dict[str, tuple[int, str]]:
+        """Tag name → (id, slug), creating the tags that do not exist yet."""
+        wanted = {ref.name: ref for ref in refs}
+        found: dict[str, tuple[int, str]] = {}
+        names = list(wanted)
+        for chunk in _chunks(names):
+            async with db.execute(
+                f"SELECT name, id, slug FROM tags WHERE name IN ({_marks(len(chunk))})", chunk
+            ) as cur:
+                async for name, tag_id, slug in cur:
+                    found[name] = (tag_id, slug)
+        for name in names:
+            if name in found:
+                continue
+            ref = wanted[name]
+            base = slugify(name) or "tag"
+            for n in range(1, _TAG_SLUG_ATTEMPTS):
+                slug = with_suffix(base, n)
+                async with db.execute(
+                    "INSERT INTO tags (slug, name, kind) VALUES (?, ?, ?)"
+                    " ON CONFLICT (slug) DO NOTHING RETURNING id",
+                    (slug, name, ref.kind.value),
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is not None:
+                    found[name] = (int(row[0]), slug)
+                    break
+            else:  # pragma: no cover - a thousand names on one slug
+                raise StoreError(f"no free slug for tag {name!r}")
+        return found
+
+    async def _ensure_rubrics(self, db: aiosqlite.Connection, slugs: set[str]) -> None:
+        if not slugs:
+            return
+        # An article may name a rubric the CMS has not described yet; its slug is its title
+        # until PUT /api/rubrics/{slug} says otherwise.
+        await db.executemany(
+            "INSERT INTO rubrics (slug, title, position) VALUES (?, ?, 1000)"
+            " ON CONFLICT (slug) DO NOTHING",
+            [(s, s) for s in sorted(slugs)],
+        )
+
+    async def _last_id(self, db: aiosqlite.Connection) -> int:
+        async with db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def delete_article(self, article_id: str) -> int | None:
+        async with self._write_lock:
+            db = self._w
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                before = (await self._states(db, [article_id])).get(article_id)
+                if before is None:
+                    await db.execute("ROLLBACK")
+                    return None
+                await db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                await db.execute(
+                    "INSERT INTO changes (at, kind, key, before, after)"
+                    " VALUES (?, 'article-delete', ?, ?, NULL)",
+                    (int(time.time()), article_id, _dump(before)),
+                )
+                change_id = await self._last_id(db)
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return change_id
+
+    async def put_rubric(self, rubric: Rubric) -> tuple[bool, int]:
+        async with self._write_lock:
+            db = self._w
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                old = await self._fetch_rubric(db, rubric.slug)
+                if rubric.parent is not None:
+                    await self._ensure_rubrics(db, {rubric.parent})
+                await db.execute(
+                    "INSERT INTO rubrics (slug, title, description, url, parent, position)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET"
+                    " title = excluded.title, description = excluded.description,"
+                    " url = excluded.url, parent = excluded.parent, position = excluded.position",
+                    (rubric.slug, rubric.title, rubric.description, rubric.url, rubric.parent,
+                     rubric.position),
+                )  # fmt: skip
+                await db.execute(
+                    "INSERT INTO changes (at, kind, key, before, after) VALUES (?, 'rubric', ?, ?, ?)",
+                    (
+                        int(time.time()),
+                        rubric.slug,
+                        _dump(_rubric_state(old) if old else None),
+                        _dump(_rubric_state(rubric)),
+                    ),
+                )
+                change_id = await self._last_id(db)
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return old is None, change_id
+
+    # --- reads --------------------------------------------------------------------------------
+    async def get_article(self, article_id: str) -> Article | None:
+        async with self._r.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return (await self._hydrate(self._r, [tuple(row)]))[0]
+
+    async def _hydrate(
+        self, db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]
+    ) -> list[Article]:
+        ids = [r[0] for r in rows]
+        rubrics: dict[str, list[str]] = {i: [] for i in ids}
+        tags: dict[str, list[Tag]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            async with db.execute(
+                f"SELECT article_id, rubric FROM article_rubrics WHERE article_id IN ({marks})"
+                " ORDER BY position",
+                chunk,
+            ) as cur:
+                async for article_id, slug in cur:
+                    rubrics[article_id].append(slug)
+            async with db.execute(
+                "SELECT at.article_id, t.slug, t.name, t.kind FROM article_tags at"
+                f" JOIN tags t ON t.id = at.tag_id WHERE at.article_id IN ({marks})"
+                " ORDER BY at.position",
+                chunk,
+            ) as cur:
+                async for article_id, slug, name, kind in cur:
+                    tags[article_id].append(Tag(slug=slug, name=name, kind=TagKind(kind)))
+        return [
+            Article(
+                id=r[0],
+                title=r[1],
+                url=r[2],
+                summary=r[3],
+                content_html=r[4],
+                published_at=from_epoch(r[5]),
+                updated_at=from_epoch(r[6]) if r[6] is not None else None,
+                author=r[7],
+                image=Image(url=r[8], type=r[9], length=r[10], caption=r[11]) if r[8] else None,
+                status=Status(r[12]),
+                modified_at=from_epoch(r[13]),
+                rubrics=tuple(rubrics[r[0]]),
+                tags=tuple(tags[r[0]]),
+            )
+            for r in rows
+        ]
+
+    async def _fetch_rubric(self, db: aiosqlite.Connection, slug: str) -> Rubric | None:
+        async with db.execute(
+            "SELECT slug, title, description, url, parent, position FROM rubrics WHERE slug = ?",
+            (slug,),
+        ) as cur:
+            row = await cur.fetchone()
+        return Rubric(*row) if row else None
+
+    async def get_rubric(self, slug: str) -> Rubric | None:
+        return await self._fetch_rubric(self._r, slug)
+
+    async def get_tag(self, slug: str) -> Tag | None:
+        async with self._r.execute(
+            "SELECT slug, name, kind FROM tags WHERE slug = ?", (slug,)
+        ) as cur:
+            row = await cur.fetchone()
+        return Tag(row[0], row[1], TagKind(row[2])) if row else None
+
+    async def rubrics(self) -> list[Rubric]:
+        async with self._r.execute(
+            "SELECT slug, title, description, url, parent, position FROM rubrics"
+            " ORDER BY position, slug"
+        ) as cur:
+            return [Rubric(*row) async for row in cur]
+
+    async def tags(self) -> list[Tag]:
+        async with self._r.execute("SELECT slug, name, kind FROM tags ORDER BY slug") as cur:
+            return [Tag(row[0], row[1], TagKind(row[2])) async for row in cur]
+
+    def _scope_sql(self, scope: Scope, now: datetime) -> tuple[str, list[Any]]:
+        """FROM/WHERE for the visible articles of `scope`, aliased `a`."""
+        visible = "a.status = 'published' AND a.published_at <= ?"
+        params: list[Any] = [to_epoch(now)]
+        if scope.kind is ScopeKind.ALL:
+            return f"FROM articles a WHERE {visible}", params
+        if scope.kind is ScopeKind.RUBRIC:
+            return (
+                "FROM article_rubrics l JOIN articles a ON a.id = l.article_id"
+                f" WHERE l.rubric = ? AND l.published_at <= ? AND {visible}",
+                [scope.key, to_epoch(now), *params],
+            )
+        if scope.kind is ScopeKind.TAG:
+            return (
+                "FROM article_tags l JOIN tags t ON t.id = l.tag_id"
+                " JOIN articles a ON a.id = l.article_id"
+                f" WHERE t.slug = ? AND l.published_at <= ? AND {visible}",
+                [scope.key, to_epoch(now), *params],
+            )
+        start, end = month_bounds(scope.key, self.zone)
+        return (
+            f"FROM articles a WHERE {visible} AND a.published_at >= ? AND a.published_at < ?",
+            [*params, to_epoch(start), to_epoch(end)],
+        )
+
+    async def articles(
+        self, scope: Scope, *, now: datetime, limit: int, offset: int = 0
+    ) -> list[Article]:
+        where, params = self._scope_sql(scope, now)
+        columns = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
+        async with self._r.execute(
+            f"SELECT {columns} {where} ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ) as cur:
+            rows = [tuple(r) for r in await cur.fetchall()]
+        return await self._hydrate(self._r, rows)
+
+    async def count(self, scope: Scope, *, now: datetime) -> int:
+        where, params = self._scope_sql(scope, now)
+        async with self._r.execute(f"SELECT count(*) {where}", params) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def last_change(self, scope: Scope, *, now: datetime) -> datetime | None:
+        where, params = self._scope_sql(scope, now)
+        async with self._r.execute(
+            f"SELECT max(coalesce(a.updated_at, a.published_at)) {where}", params
+        ) as cur:
+            row = await cur.fetchone()
+        return from_epoch(row[0]) if row and row[0] is not None else None
+
+    async def months(self, *, now: datetime) -> list[MonthStat]:
+        async with self._r.execute(
+            "SELECT min(published_at), max(published_at) FROM articles"
+            " WHERE status = 'published' AND published_at <= ?",
+            (to_epoch(now),),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] is None:
+            return []
+        first, last = (
+            month_key(from_epoch(row[0]), self.zone),
+            month_key(from_epoch(row[1]), self.zone),
+        )
+        stats = []
+        key = first
+        while True:
+            start, end = month_bounds(key, self.zone)
+            async with self._r.execute(
+                "SELECT count(*), max(coalesce(updated_at, published_at)) FROM articles"
+                " WHERE status = 'published' AND published_at >= ? AND published_at < ?"
+                " AND published_at <= ?",
+                (to_epoch(start), to_epoch(end), to_epoch(now)),
+            ) as cur:
+                count, newest = await cur.fetchone() or (0, None)
+            if count and newest is not None:
+                stats.append(MonthStat(month=key, count=int(count), last_change=from_epoch(newest)))
+            if key == last:
+                return stats
+            key = month_key(end, self.zone)
+
+    async def url_rows(
+        self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
+    ) -> AsyncIterator[list[UrlRow]]:
+        # Keyset paging on (published_at, id) keeps each query short and memory flat.
+        last_pub, last_id = to_epoch(start) - 1, ""
+        hi = min(to_epoch(end) - 1, to_epoch(now))
+        while True:
+            async with self._r.execute(
+                "SELECT url, coalesce(updated_at, published_at), published_at, title, image_url,"
+                " image_type, image_length, image_caption, id FROM articles"
+                " WHERE status = 'published' AND published_at <= ?"
+                " AND (published_at > ? OR (published_at = ? AND id > ?))"
+                " ORDER BY published_at, id LIMIT ?",
+                (hi, last_pub, last_pub, last_id, batch),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            if not rows:
+                return
+            yield [
+                UrlRow(
+                    url=r[0],
+                    last_change=from_epoch(r[1]),
+                    published_at=from_epoch(r[2]),
+                    title=r[3],
+                    image=Image(url=r[4], type=r[5], length=r[6], caption=r[7]) if r[4] else None,
+                )
+                for r in rows
+            ]
+            last_pub, last_id = rows[-1][2], rows[-1][8]
+            if len(rows) < batch:
+                return
+
+    async def next_publication(self, *, after: datetime) -> datetime | None:
+        async with self._r.execute(
+            "SELECT min(published_at) FROM articles WHERE status = 'published' AND published_at > ?",
+            (to_epoch(after),),
+        ) as cur:
+            row = await cur.fetchone()
+        return from_epoch(row[0]) if row and row[0] is not None else None
+
+    # --- change log ---------------------------------------------------------------------------
+    async def last_change_id(self) -> int:
+        return await self._last_id(self._r)
+
+    async def changes_since(self, change_id: int, *, limit: int = 10_000) -> list[Change]:
+        async with self._r.execute(
+            "SELECT id, at, kind, key, before, after FROM changes WHERE id > ? ORDER BY id LIMIT ?",
+            (change_id, limit),
+        ) as cur:
+            return [
+                Change(
+                    id=r[0],
+                    at=from_epoch(r[1]),
+                    kind=r[2],
+                    key=r[3],
+                    before=orjson.loads(r[4]) if r[4] else None,
+                    after=orjson.loads(r[5]) if r[5] else None,
+                )
+                async for r in cur
+            ]
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _rubric_state(r: Rubric) -> dict[str, Any]:
+    return {"title": r.title, "parent": r.parent, "position": r.position, "url": r.url}

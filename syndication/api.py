@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,8 +18,8 @@ from syndication.ingest import (
     ID_PATTERN,
     FieldError,
     InvalidPayload,
+    parse_article,
     parse_json,
-    validate_article,
     validate_rubric,
 )
 from syndication.model import Article, ArticleIn, Rubric
@@ -204,7 +205,7 @@ class WriteAPI:
         self._require_type(request, JSON_TYPES)
         body = await self._read_body(request, self.settings.max_article_bytes)
         try:
-            article = validate_article(parse_json(body), self.settings, article_id=article_id)
+            article = parse_article(body, self.settings, article_id=article_id)
         except InvalidPayload as exc:
             raise _invalid(exc) from None
         result = await self.store.put_articles([article])
@@ -234,7 +235,8 @@ class WriteAPI:
         self._authorize(request)
         self._require_type(request, NDJSON_TYPES | JSON_TYPES)
         body = await self._read_body(request, self.settings.max_bulk_bytes)
-        articles, rejected = parse_ndjson(body, self.settings)
+        # Validation is CPU work (~0.1 ms a line): off the event loop, so reads keep flowing.
+        articles, rejected = await asyncio.to_thread(parse_ndjson, body, self.settings)
         if rejected:
             raise Problem(
                 422,
@@ -288,7 +290,7 @@ def parse_ndjson(
         if not line.strip():
             continue
         try:
-            articles.append(validate_article(parse_json(line), settings))
+            articles.append(parse_article(line, settings))
         except InvalidPayload as exc:
             rejected.append((number, exc.errors))
     return articles, rejected

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -43,8 +42,6 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 _DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "form", "noscript",
                       "template", "svg", "math", "textarea", "select", "button"}  # fmt: skip
 URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
-_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
-_SRCSET_ATTRIBUTES = frozenset({"srcset"})
 
 
 def xml_safe(text: str) -> str:
@@ -57,6 +54,8 @@ def absolute_url(base: str, url: str) -> str | None:
     url = url.strip()
     if not url:
         return None
+    if url.startswith(("https://", "http://")):  # the common case, without urljoin's cost
+        return url
     joined = urljoin(base, url)
     scheme = urlsplit(joined).scheme.lower()
     return joined if scheme in URL_SCHEMES else None
@@ -74,47 +73,59 @@ def _absolute_srcset(base: str, value: str) -> str | None:
     return ", ".join(candidates) or None
 
 
-def _attribute_filter(base: str) -> Callable[[str, str, str], str | None]:
-    def rewrite(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in _URL_ATTRIBUTES:
-            return absolute_url(base, value)
-        if attribute in _SRCSET_ATTRIBUTES:
-            return _absolute_srcset(base, value)
-        return value
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=_DROP_WITH_CONTENT,
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel="noopener",
+    strip_comments=True,
+)
+# Ammonia serialises every attribute as name="value" with `"` escaped, so this finds them all.
+_URL_ATTRIBUTE = re.compile(r'\s(href|src|cite|srcset)="([^"]*)"')
+_ABSOLUTE = ("https://", "http://", "mailto:", "tel:")
 
-    return rewrite
+
+def _absolutise(match: re.Match[str], base: str) -> str:
+    name, value = match[1], match[2]
+    if name == "srcset":
+        new = _absolute_srcset(base, value)
+    elif value.startswith(_ABSOLUTE):
+        return match[0]
+    else:
+        new = absolute_url(base, value)
+    return "" if new is None else f' {name}="{new}"'
 
 
 def sanitize_html(fragment: str, base_url: str) -> str:
-    """Allow-list sanitising with every link and image made absolute against `base_url`."""
-    cleaned = nh3.clean(
-        xml_safe(fragment),
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=_DROP_WITH_CONTENT,
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_attribute_filter(base_url),
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener",
-        strip_comments=True,
-    )
-    return cleaned.strip()
+    """Allow-list sanitising with every link and image made absolute against `base_url`.
+
+    Ammonia's attribute_filter callback would do the URLs in the same pass, but calling into
+    Python per attribute doubles the cost; a regex over the cleaned output is cheaper.
+    """
+    cleaned: str = _CLEANER.clean(xml_safe(fragment))
+    return _URL_ATTRIBUTE.sub(lambda m: _absolutise(m, base_url), cleaned).strip()
 
 
 _TAG = re.compile(r"<[^>]*>")
-_BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr|figcaption|pre)>|<br\s*/?>", re.I)
-_SPACE = re.compile(r"\s+")
+_BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|tr|figcaption|pre)>|<br\s*/?>")
+
+
+def fold_spaces(text: str) -> str:
+    """Runs of whitespace → one space, trimmed (str.split is ~4x faster than a `\\s+` regex)."""
+    return " ".join(text.split())
 
 
 def html_to_text(fragment: str) -> str:
     """Readable plain text of sanitised HTML: tags dropped, entities decoded, spaces folded."""
     text = _BLOCK_END.sub(" ", fragment)
     text = _TAG.sub("", text)
-    return _SPACE.sub(" ", html.unescape(text)).strip()
+    return fold_spaces(html.unescape(text))
 
 
 def truncate_words(text: str, limit: int = SUMMARY_MAX) -> str:
-    """At most `limit` characters, cut at a word boundary, with an ellipsis when cut."""
-    text = _SPACE.sub(" ", text).strip()
+    """At most `limit` characters of space-folded `text`, cut at a word boundary, with an
+    ellipsis when cut."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -124,12 +135,20 @@ def truncate_words(text: str, limit: int = SUMMARY_MAX) -> str:
     return cut.rstrip(" ,;:—–-.") + "…"
 
 
-def derive_summary(content_html: str | None) -> str | None:
+def derive_summary(content_html: str | None, limit: int = SUMMARY_MAX) -> str | None:
     if not content_html:
         return None
-    return truncate_words(html_to_text(content_html)) or None
+    # A summary needs only the first few hundred characters of text: convert a prefix of the
+    # HTML (cut after a tag, so no tag is split) and fall back to all of it when that is short.
+    head = content_html[: limit * 6]
+    if len(head) < len(content_html):
+        head = head[: head.rfind(">") + 1]
+        text = html_to_text(head)
+        if len(text) > limit:
+            return truncate_words(text, limit)
+    return truncate_words(html_to_text(content_html), limit) or None
 
 
 def clean_text(text: str) -> str:
     """A single-line plain-text field (titles, names): XML-safe, whitespace folded."""
-    return _SPACE.sub(" ", xml_safe(text)).strip()
+    return fold_spaces(xml_safe(text))

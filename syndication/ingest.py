@@ -135,8 +135,18 @@ class _Checker:
             return None
 
 
+def parse_article(data: bytes, settings: Settings, *, article_id: str | None = None) -> ArticleIn:
+    """JSON bytes of one article → ArticleIn, keeping the bytes as the raw payload."""
+    return validate_article(parse_json(data), settings, article_id=article_id, raw=data)
+
+
 def validate_article(
-    payload: Any, settings: Settings, *, article_id: str | None = None, prefix: str = ""
+    payload: Any,
+    settings: Settings,
+    *,
+    article_id: str | None = None,
+    prefix: str = "",
+    raw: bytes | None = None,
 ) -> ArticleIn:
     """A PUT body (id from the path) or a bulk line (id inside) → ArticleIn, or InvalidPayload."""
     check = _Checker(prefix)
@@ -200,7 +210,7 @@ def validate_article(
         tags=tags,
         image=image,
         status=status,
-        raw=payload,
+        raw=raw if raw is not None else orjson.dumps(payload),
     )
 
 

@@ -75,7 +75,7 @@ class ArticleIn:
     tags: tuple[TagRef, ...]
     image: Image | None
     status: Status
-    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    raw: bytes = field(default=b"{}", compare=False)  # the payload as received (JSON)
 
 
 @dataclass(frozen=True, slots=True)

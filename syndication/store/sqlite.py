@@ -222,7 +222,7 @@ class SQLiteStore:
             image.caption if image else None,
             a.status.value,
             now,
-            orjson.dumps(a.raw).decode(),
+            a.raw,
         )
 
     def _state_of(self, a: ArticleIn, tag_slugs: list[str]) -> dict[str, Any]:

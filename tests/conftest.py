@@ -1,0 +1,133 @@
+"""Shared fixtures: settings on a real SQLite file, an open store, a real hypercorn server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syndication.config import Settings
+from syndication.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.load(
+        environ={},
+        db=str(tmp_path / "store.db"),
+        public_url="https://feeds.example.ru",
+        site_url="https://example.ru",
+        api_token=TOKEN,
+    )
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(settings.db, settings.zone)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `syndication serve` process on 127.0.0.1 with its own SQLite file."""
+
+    base_url: str
+    db: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self, token: str | None = TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(
+    tmp: Path, *, env: dict[str, str] | None = None, workers: int = 1, db: Path | None = None
+) -> Server:
+    port = free_port()
+    db = db or tmp / "server.db"
+    log = tmp / f"server-{port}.log"
+    full_env = {
+        **os.environ,
+        "SYNDICATION_DB": str(db),
+        "SYNDICATION_API_TOKEN": TOKEN,
+        "SYNDICATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SYNDICATION_SITE_URL": "https://example.ru",
+        **(env or {}),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syndication.cli", "serve", "--port", str(port),
+             "--workers", str(workers)],
+            env=full_env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}", db, process, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_server(tmp_path_factory.mktemp("server"))
+    try:
+        yield s
+    finally:
+        s.stop()
+        assert b"Traceback" not in s.log.read_bytes(), s.log.read_text()
+
+
+def requires_shared() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not (SHARED / "schemas").is_dir(),
+        reason=f"public schemas not found at {SHARED}/schemas (only CI lays ../shared beside the clone)",
+    )

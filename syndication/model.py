@@ -134,6 +134,17 @@ class MonthStat:
 
 
 @dataclass(frozen=True, slots=True)
+class TermStat:
+    """A rubric or tag with its visible articles: how many, and the newest change among them."""
+
+    slug: str
+    title: str
+    count: int
+    last_change: datetime
+    kind: str  # "rubric", or the tag kind
+
+
+@dataclass(frozen=True, slots=True)
 class UrlRow:
     """What a sitemap needs of one article."""
 

@@ -50,7 +50,9 @@ def test_every_letter_of_the_alphabet() -> None:
     assert slugify("абвгдеёжзийклмнопрстуфхцчшщъыьэюя") == (
         "abvgdeezhziyklmnoprstufkhtschshshchyeyuya"
     )
-    assert slugify("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ") == slugify("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+    assert slugify("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ") == slugify(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+    )
 
 
 def _article(article_id: str, *tags: str) -> ArticleIn:

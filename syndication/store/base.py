@@ -17,6 +17,7 @@ from syndication.model import (
     Rubric,
     Scope,
     Tag,
+    TermStat,
     UrlRow,
     WriteResult,
 )
@@ -75,6 +76,16 @@ class Store(Protocol):
         self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
     ) -> AsyncIterator[list[UrlRow]]:
         """Visible articles with `start <= published_at < end`, oldest first, in batches."""
+        ...
+
+    def recent_rows(
+        self, since: datetime, *, now: datetime, limit: int
+    ) -> AsyncIterator[list[UrlRow]]:
+        """Visible articles with `published_at >= since`, newest first, at most `limit`."""
+        ...
+
+    async def term_stats(self, *, now: datetime) -> list[TermStat]:
+        """Every rubric and tag that has a visible article, rubrics first (by position)."""
         ...
 
     async def next_publication(self, *, after: datetime) -> datetime | None:

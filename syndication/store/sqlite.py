@@ -31,6 +31,7 @@ from syndication.model import (
     Tag,
     TagKind,
     TagRef,
+    TermStat,
     UrlRow,
     WriteResult,
 )
@@ -553,19 +554,53 @@ class SQLiteStore:
                 rows = list(await cur.fetchall())
             if not rows:
                 return
-            yield [
-                UrlRow(
-                    url=r[0],
-                    last_change=from_epoch(r[1]),
-                    published_at=from_epoch(r[2]),
-                    title=r[3],
-                    image=Image(url=r[4], type=r[5], length=r[6], caption=r[7]) if r[4] else None,
-                )
-                for r in rows
-            ]
+            yield [_url_row(r) for r in rows]
             last_pub, last_id = rows[-1][2], rows[-1][8]
             if len(rows) < batch:
                 return
+
+    async def recent_rows(
+        self, since: datetime, *, now: datetime, limit: int
+    ) -> AsyncIterator[list[UrlRow]]:
+        async with self._r.execute(
+            "SELECT url, coalesce(updated_at, published_at), published_at, title, image_url,"
+            " image_type, image_length, image_caption FROM articles"
+            " WHERE status = 'published' AND published_at >= ? AND published_at <= ?"
+            " ORDER BY published_at DESC, id DESC LIMIT ?",
+            (to_epoch(since), to_epoch(now), limit),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        if rows:
+            yield [_url_row(r) for r in rows]
+
+    async def term_stats(self, *, now: datetime) -> list[TermStat]:
+        visible = (
+            "JOIN articles a ON a.id = l.article_id"
+            " WHERE a.status = 'published' AND l.published_at <= ?"
+        )
+        async with self._r.execute(
+            "SELECT r.slug, r.title, count(*), max(coalesce(a.updated_at, a.published_at))"
+            f" FROM article_rubrics l JOIN rubrics r ON r.slug = l.rubric {visible}"
+            " GROUP BY r.slug ORDER BY r.position, r.slug",
+            (to_epoch(now),),
+        ) as cur:
+            stats = [
+                TermStat(slug=r[0], title=r[1], count=r[2], last_change=from_epoch(r[3]),
+                         kind="rubric")
+                async for r in cur
+            ]  # fmt: skip
+        async with self._r.execute(
+            "SELECT t.slug, t.name, count(*), max(coalesce(a.updated_at, a.published_at)), t.kind"
+            f" FROM article_tags l JOIN tags t ON t.id = l.tag_id {visible}"
+            " GROUP BY t.id ORDER BY t.slug",
+            (to_epoch(now),),
+        ) as cur:
+            stats += [
+                TermStat(slug=r[0], title=r[1], count=r[2], last_change=from_epoch(r[3]),
+                         kind=r[4])
+                async for r in cur
+            ]  # fmt: skip
+        return stats
 
     async def next_publication(self, *, after: datetime) -> datetime | None:
         async with self._r.execute(
@@ -599,6 +634,16 @@ class SQLiteStore:
 
 def _dump(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def _url_row(r: Sequence[Any]) -> UrlRow:
+    return UrlRow(
+        url=r[0],
+        last_change=from_epoch(r[1]),
+        published_at=from_epoch(r[2]),
+        title=r[3],
+        image=Image(url=r[4], type=r[5], length=r[6], caption=r[7]) if r[4] else None,
+    )
 
 
 def _rubric_state(r: Rubric) -> dict[str, Any]:

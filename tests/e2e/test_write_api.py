@@ -49,7 +49,8 @@ def assert_problem(response: httpx.Response, status: int, field: str) -> dict[st
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
     assert body["status"] == status
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     assert field in [e.get("field") for e in body.get("errors", [])], body
     return body
 
@@ -102,7 +103,9 @@ def test_defaults_naive_dates_and_derived_fields(client: httpx.Client) -> None:
     assert body["url"] == "https://example.ru/news/min.1/"
     assert body["summary"] == "Первый абзац. Второй абзац."
     assert body["status"] == "published"
-    assert body["rubrics"] == [] and body["tags"] == [] and body["image"] is None
+    assert body["rubrics"] == []
+    assert body["tags"] == []
+    assert body["image"] is None
 
 
 def test_utc_input_is_presented_in_site_zone(client: httpx.Client) -> None:
@@ -271,7 +274,10 @@ def test_bulk_with_one_bad_line_stores_nothing(client: httpx.Client) -> None:
     response = client.post("/api/articles:bulk", content=body, headers=BULK_HEADERS)
     problem = assert_problem(response, 422, "published_at")
     assert problem["rejected_lines"] == [2, 4]
-    assert {(e["line"], e["field"]) for e in problem["errors"]} == {(2, "published_at"), (4, "body")}
+    assert {(e["line"], e["field"]) for e in problem["errors"]} == {
+        (2, "published_at"),
+        (4, "body"),
+    }
     for n in (1, 3, 4):
         assert client.get(f"/api/articles/atomic-{n}").status_code == 404
 
@@ -287,7 +293,9 @@ def test_bulk_bad_content_type_and_empty_body(client: httpx.Client) -> None:
                     headers={"Content-Type": "text/csv"}),
         415, "Content-Type",
     )  # fmt: skip
-    assert_problem(client.post("/api/articles:bulk", content=b"\n\n", headers=BULK_HEADERS), 422, "body")
+    assert_problem(
+        client.post("/api/articles:bulk", content=b"\n\n", headers=BULK_HEADERS), 422, "body"
+    )
 
 
 def test_bulk_over_the_limit(tmp_path: Path) -> None:

@@ -41,4 +41,6 @@ SITEMAP_INDEX_PATH = "/sitemap.xml"
 
 
 def month_sitemap_path(month: str, part: int = 1) -> str:
-    return f"/sitemaps/articles-{month}.xml" if part == 1 else f"/sitemaps/articles-{month}-{part}.xml"
+    return (
+        f"/sitemaps/articles-{month}.xml" if part == 1 else f"/sitemaps/articles-{month}-{part}.xml"
+    )

@@ -210,8 +210,15 @@ def validate_article(
         tags=tags,
         image=image,
         status=status,
-        raw=raw if raw is not None else orjson.dumps(payload),
+        raw=raw if raw is not None else _dump_raw(payload),
     )
+
+
+def _dump_raw(payload: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(payload)
+    except TypeError:  # lone surrogates: orjson refuses them, stdlib escapes them
+        return json.dumps(payload).encode()
 
 
 def _rubric_list(check: _Checker, value: Any) -> tuple[str, ...]:

@@ -203,8 +203,9 @@ class SQLiteStore:
             ],
         )
         change_id = await self._last_id(db)
-        replaced = sum(1 for i in ids if i in before)
-        return len(ids) - replaced, replaced, change_id
+        existed = sum(1 for i in ids if i in before)
+        # Counted as sequential PUTs would be: a repeated id replaces what the batch created.
+        return len(ids) - existed, existed + len(batch) - len(unique), change_id
 
     def _article_row(self, a: ArticleIn, now: int) -> tuple[Any, ...]:
         image = a.image

@@ -1,0 +1,99 @@
+"""A store file made by the first schema version upgrades in place with its data intact."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from syndication.config import Settings
+from syndication.model import Status
+from syndication.store import SQLiteStore
+from syndication.store.migrations import LATEST, SchemaTooNew, current_version, migrate
+
+
+def _v1_file(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=1) == [1]
+    conn.executescript(
+        """
+        BEGIN;
+        INSERT INTO rubrics (slug, title, position) VALUES ('glavnoe', 'Главное', 0);
+        INSERT INTO tags (id, slug, name, kind) VALUES (1, 'obshchestvo', 'Общество', 'topic');
+        INSERT INTO articles (id, title, url, summary, content_html, published_at, updated_at,
+                              author, image_url, image_type, image_length, image_caption,
+                              status, modified_at, raw)
+        VALUES ('old-1', 'Старая новость', 'https://example.ru/n/1/', 'Лид', '<p>Текст</p>',
+                1733843280, NULL, 'Пресс-служба', 'https://example.ru/i.jpg', 'image/jpeg', 10,
+                'Фото', 'published', 1733843280, '{}');
+        INSERT INTO article_rubrics VALUES ('old-1', 'glavnoe', 0, 1733843280);
+        INSERT INTO article_tags VALUES ('old-1', 1, 0, 1733843280);
+        INSERT INTO changes (at, kind, key, before, after) VALUES (1733843280, 'article', 'old-1', NULL, '{}');
+        COMMIT;
+        """
+    )
+    assert current_version(conn) == 1
+    conn.close()
+
+
+@pytest.mark.anyio
+async def test_first_version_file_upgrades_in_place(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    _v1_file(path)
+    store = SQLiteStore(path, settings.zone)
+    await store.open()
+    try:
+        article = await store.get_article("old-1")
+        assert article is not None
+        assert article.title == "Старая новость"
+        assert article.status is Status.PUBLISHED
+        assert article.rubrics == ("glavnoe",)
+        assert [t.slug for t in article.tags] == ["obshchestvo"]
+        assert article.image is not None
+        assert article.image.caption == "Фото"
+        assert int(article.published_at.timestamp()) == 1733843280
+        assert await store.last_change_id() == 1
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    assert current_version(conn) == LATEST
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "outbox" in tables
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+
+
+def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    assert migrate(conn) == list(range(1, LATEST + 1))
+    assert migrate(conn) == []
+    conn.close()
+
+
+def test_a_failing_step_leaves_the_previous_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syndication.store import migrations
+
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    migrate(conn, target=1)
+    monkeypatch.setattr(
+        migrations,
+        "MIGRATIONS",
+        (*migrations.MIGRATIONS[:1], "CREATE TABLE x (a); SELECT nonsense FROM nowhere;"),
+    )
+    with pytest.raises(sqlite3.OperationalError):
+        migrations.migrate(conn, target=2)
+    assert current_version(conn) == 1
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'x'").fetchone()[0] == 0
+    conn.close()
+
+
+def test_newer_file_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    conn.execute(f"PRAGMA user_version = {LATEST + 1}")
+    with pytest.raises(SchemaTooNew):
+        migrate(conn)
+    conn.close()

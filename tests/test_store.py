@@ -1,0 +1,128 @@
+"""The SQLite store: writes, the change log, visibility, months and scope queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from syndication.config import Settings
+from syndication.ingest import validate_article
+from syndication.model import ALL_NEWS, ArticleIn, Scope, ScopeKind
+from syndication.store import SQLiteStore
+
+NOW = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)
+
+
+def art(settings: Settings, article_id: str, **fields: Any) -> ArticleIn:
+    payload: dict[str, Any] = {
+        "id": article_id,
+        "title": f"Статья {article_id}",
+        "published_at": "2025-12-01T10:00:00+03:00",
+        "rubrics": ["glavnoe"],
+        "tags": ["Общество"],
+    }
+    payload.update(fields)
+    return validate_article(payload, settings)
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_change_log_records_placement_before_and_after(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    first = await store.put_articles([art(settings, "a")])
+    assert (first.created, first.replaced) == (1, 0)
+    second = await store.put_articles(
+        [art(settings, "a", rubrics=["ekonomika"], tags=["Финансы"],
+             published_at="2024-05-01T10:00:00+03:00")]
+    )  # fmt: skip
+    assert (second.created, second.replaced) == (0, 1)
+    assert second.change_id == first.change_id + 1
+    deleted = await store.delete_article("a")
+    assert deleted == second.change_id + 1
+    assert await store.delete_article("a") is None
+
+    changes = await store.changes_since(first.change_id - 1)
+    assert [c.kind for c in changes] == ["article", "article", "article-delete"]
+    create, move, delete = changes
+    assert create.before is None
+    assert create.after is not None
+    assert create.after["rubrics"] == ["glavnoe"]
+    assert move.before == create.after
+    assert move.after is not None
+    assert move.after["rubrics"] == ["ekonomika"]
+    assert move.after["tags"] == ["finansy"]
+    assert delete.before == move.after
+    assert delete.after is None
+    assert await store.last_change_id() == deleted
+
+
+async def test_visibility_drafts_and_future(store: SQLiteStore, settings: Settings) -> None:
+    await store.put_articles([
+        art(settings, "pub"),
+        art(settings, "draft", status="draft"),
+        art(settings, "future", published_at="2025-12-10T18:00:01+03:00"),
+        art(settings, "now", published_at="2025-12-10T18:00:00+03:00"),
+    ])  # fmt: skip
+    visible = [a.id for a in await store.articles(ALL_NEWS, now=NOW, limit=10)]
+    assert visible == ["now", "pub"]
+    assert await store.count(Scope(ScopeKind.RUBRIC, "glavnoe"), now=NOW) == 2
+    assert await store.count(Scope(ScopeKind.TAG, "obshchestvo"), now=NOW) == 2
+    nxt = await store.next_publication(after=NOW)
+    assert nxt == NOW + timedelta(seconds=1)
+    assert await store.count(ALL_NEWS, now=nxt) == 3
+
+
+async def test_months_are_in_the_site_zone(store: SQLiteStore, settings: Settings) -> None:
+    # 23:30 UTC on 30 November is already 1 December in Moscow.
+    await store.put_articles([
+        art(settings, "nov", published_at="2025-11-30T23:30:00+03:00"),
+        art(settings, "dec", published_at="2025-11-30T21:30:00Z"),
+        art(settings, "sep", published_at="2025-09-15T12:00:00+03:00"),
+    ])  # fmt: skip
+    months = await store.months(now=NOW)
+    assert [(m.month, m.count) for m in months] == [("2025-09", 1), ("2025-11", 1), ("2025-12", 1)]
+    dec = await store.articles(Scope(ScopeKind.MONTH, "2025-12"), now=NOW, limit=10)
+    assert [a.id for a in dec] == ["dec"]
+
+
+async def test_url_rows_stream_in_batches(store: SQLiteStore, settings: Settings) -> None:
+    base = datetime(2025, 11, 1, 12, 0, tzinfo=UTC)
+    await store.put_articles(
+        [art(settings, f"r{i:03d}", published_at=(base + timedelta(minutes=i % 7)).isoformat())
+         for i in range(50)]
+    )  # fmt: skip
+    batches = [b async for b in store.url_rows(base, base + timedelta(days=1), now=NOW, batch=8)]
+    assert [len(b) for b in batches] == [8, 8, 8, 8, 8, 8, 2]
+    urls = [r.url for b in batches for r in b]
+    assert len(set(urls)) == 50
+    assert [r.published_at for b in batches for r in b] == sorted(
+        r.published_at for b in batches for r in b
+    )
+
+
+async def test_term_stats(store: SQLiteStore, settings: Settings) -> None:
+    await store.put_articles([
+        art(settings, "a", rubrics=["glavnoe", "ekonomika"], tags=["Финансы"]),
+        art(settings, "b", rubrics=["ekonomika"], tags=[], status="draft"),
+    ])  # fmt: skip
+    stats = {(s.kind, s.slug): s.count for s in await store.term_stats(now=NOW)}
+    assert stats == {("rubric", "glavnoe"): 1, ("rubric", "ekonomika"): 1, ("topic", "finansy"): 1}
+
+
+async def test_failed_batch_rolls_back(store: SQLiteStore, settings: Settings) -> None:
+    good = art(settings, "ok")
+
+    def items() -> Any:
+        yield good
+        raise RuntimeError("source failed midway")
+
+    with pytest.raises(RuntimeError):
+        await store.put_articles(items())
+    assert await store.get_article("ok") is None
+    assert await store.last_change_id() == 0
+    await store.put_articles([good])  # the write connection is usable again
+    assert await store.get_article("ok") is not None

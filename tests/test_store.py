@@ -40,24 +40,61 @@ async def test_change_log_records_placement_before_and_after(
              published_at="2024-05-01T10:00:00+03:00")]
     )  # fmt: skip
     assert (second.created, second.replaced) == (0, 1)
-    assert second.change_id == first.change_id + 1
+    assert second.change_id == first.change_id + 2
     deleted = await store.delete_article("a")
-    assert deleted == second.change_id + 1
+    assert deleted == second.change_id + 2
     assert await store.delete_article("a") is None
 
-    changes = await store.changes_since(first.change_id - 1)
-    assert [c.kind for c in changes] == ["article", "article", "article-delete"]
-    create, move, delete = changes
+    changes = await store.changes_since(0)
+    assert [c.kind for c in changes] == [
+        "article", "terms", "article", "terms", "article-delete", "terms",
+    ]  # fmt: skip
+    create, appeared, move, moved, delete, gone = changes
     assert create.before is None
     assert create.after is not None
     assert create.after["rubrics"] == ["glavnoe"]
+    assert appeared.after == {
+        "rubrics": ["glavnoe"],
+        "tags": ["obshchestvo"],
+        "months": ["2025-12"],
+    }
     assert move.before == create.after
     assert move.after is not None
     assert move.after["rubrics"] == ["ekonomika"]
     assert move.after["tags"] == ["finansy"]
+    assert moved.after == {
+        "rubrics": ["ekonomika", "glavnoe"],
+        "tags": ["finansy", "obshchestvo"],
+        "months": ["2024-05", "2025-12"],
+    }
     assert delete.before == move.after
     assert delete.after is None
+    assert gone.after == {"rubrics": ["ekonomika"], "tags": ["finansy"], "months": ["2024-05"]}
     assert await store.last_change_id() == deleted
+
+
+async def test_an_edit_that_moves_nothing_records_no_terms(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    await store.put_articles([art(settings, "a"), art(settings, "b")])
+    before = await store.last_change_id()
+    await store.put_articles([art(settings, "a", title="Новый заголовок")])
+    assert [c.kind for c in await store.changes_since(before)] == ["article"]
+    await store.put_articles([art(settings, "a", status="draft")])  # b keeps everything present
+    assert [c.kind for c in await store.changes_since(before + 1)] == ["article"]
+
+
+async def test_change_hint_is_shared_between_stores_of_one_file(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    other = SQLiteStore(settings.db, settings.zone)
+    await other.open()
+    try:
+        assert other.change_hint() == store.change_hint() == 0
+        result = await store.put_articles([art(settings, "a")])
+        assert other.change_hint() == result.change_id
+    finally:
+        await other.close()
 
 
 async def test_visibility_drafts_and_future(store: SQLiteStore, settings: Settings) -> None:

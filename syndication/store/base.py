@@ -84,6 +84,37 @@ class Store(Protocol):
         """Visible articles with `published_at >= since`, newest first, at most `limit`."""
         ...
 
+    async def url_row_bound(
+        self, start: datetime, end: datetime, *, now: datetime
+    ) -> tuple[int, int]:
+        """(count, bound) of the visible articles with `start <= published_at < end`.
+
+        `bound` is the largest, over those rows, of the UTF-8 length of url + image url + image
+        caption with each `&`, `<`, `>` and CR counted as 5 bytes: an upper bound on the row's
+        text once escaped in XML, so sitemaps can split a month by count without rendering it.
+        (0, 0) when there is no such article.
+        """
+        ...
+
+    async def url_part_changes(
+        self, start: datetime, end: datetime, *, now: datetime, size: int
+    ) -> list[datetime]:
+        """The newest change of each run of `size` rows of `url_rows(start, end)`, in order."""
+        ...
+
+    def url_rows_slice(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        now: datetime,
+        offset: int,
+        limit: int,
+        batch: int = 5000,
+    ) -> AsyncIterator[list[UrlRow]]:
+        """Rows `offset .. offset + limit - 1` of `url_rows(start, end)`, in the same order."""
+        ...
+
     async def term_stats(self, *, now: datetime) -> list[TermStat]:
         """Every rubric and tag that has a visible article, rubrics first (by position)."""
         ...
@@ -94,6 +125,11 @@ class Store(Protocol):
 
     # --- change log ---------------------------------------------------------------------------
     async def last_change_id(self) -> int: ...
+
+    def change_hint(self) -> int:
+        """The newest change id any process on this host has committed, without I/O: a cheap
+        signal to look at the change log, never a substitute for it."""
+        ...
 
     async def changes_since(self, change_id: int, *, limit: int = 10_000) -> list[Change]: ...
 

@@ -10,6 +10,8 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from syndication.model import (
 )
 from syndication.slugs import slugify, with_suffix
 from syndication.store.base import StoreError
+from syndication.store.counter import ChangeCounter
 from syndication.store.migrations import migrate
 from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
 
@@ -69,6 +72,15 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+@dataclass
+class _Presence:
+    """Whether each rubric/tag/month touched by a transaction had published articles before it."""
+
+    before: dict[str, dict[str, bool]] = field(
+        default_factory=lambda: {"rubrics": {}, "tags": {}, "months": {}}
+    )
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, zone: ZoneInfo) -> None:
         self.path = Path(path)
@@ -76,6 +88,7 @@ class SQLiteStore:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._counter: ChangeCounter | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -83,6 +96,9 @@ class SQLiteStore:
         await asyncio.to_thread(self._migrate)
         self._writer = await self._connect()
         self._reader = await self._connect()
+        self._counter = ChangeCounter(self.path.with_name(self.path.name + "-changes"))
+        # A process killed between commit and bump leaves the counter behind: catch it up.
+        self._counter.advance(await self._last_id(self._reader))
 
     def _migrate(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None)
@@ -113,6 +129,9 @@ class SQLiteStore:
             if conn is not None:
                 await conn.close()
         self._writer = self._reader = None
+        if self._counter is not None:
+            self._counter.close()
+            self._counter = None
 
     @property
     def _w(self) -> aiosqlite.Connection:
@@ -133,31 +152,111 @@ class SQLiteStore:
             raise StoreError(str(exc)) from exc
 
     # --- writes -------------------------------------------------------------------------------
-    async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; on commit, the shared change counter learns the newest id."""
         async with self._write_lock:
             db = self._w
             await db.execute("BEGIN IMMEDIATE")
             try:
-                created = replaced = 0
-                change_id = 0
-                batch: list[ArticleIn] = []
-                for article in articles:
-                    batch.append(article)
-                    if len(batch) >= _CHUNK:
-                        c, r, change_id = await self._write_batch(db, batch)
-                        created, replaced = created + c, replaced + r
-                        batch = []
-                if batch:
-                    c, r, change_id = await self._write_batch(db, batch)
-                    created, replaced = created + c, replaced + r
+                yield db
                 await db.execute("COMMIT")
             except BaseException:
-                await db.execute("ROLLBACK")
+                if db.in_transaction:
+                    await db.execute("ROLLBACK")
                 raise
+            self._counter_advance(await self._last_id(db))
+
+    def _counter_advance(self, change_id: int) -> None:
+        if self._counter is not None:
+            self._counter.advance(change_id)
+
+    def change_hint(self) -> int:
+        return self._counter.get() if self._counter is not None else 0
+
+    async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
+        created = replaced = change_id = 0
+        async with self._transaction() as db:
+            presence = _Presence()
+            batch: list[ArticleIn] = []
+            for article in articles:
+                batch.append(article)
+                if len(batch) >= _CHUNK:
+                    c, r, change_id = await self._write_batch(db, batch, presence)
+                    created, replaced = created + c, replaced + r
+                    batch = []
+            if batch:
+                c, r, change_id = await self._write_batch(db, batch, presence)
+                created, replaced = created + c, replaced + r
+            change_id = await self._record_presence(db, presence) or change_id
         return WriteResult(created=created, replaced=replaced, change_id=change_id)
 
+    # --- presence: which rubrics, tags and months have published articles -------------------
+    # Documents that list rubrics, tags or months (OPML, the index page, archive links) change
+    # only when one of those appears or disappears; the change log says so in a "terms" row.
+    async def _note_presence(
+        self, db: aiosqlite.Connection, presence: _Presence, states: Iterable[dict[str, Any]]
+    ) -> None:
+        fresh: dict[str, set[str]] = {"rubrics": set(), "tags": set(), "months": set()}
+        for state in states:
+            fresh["rubrics"].update(state["rubrics"])
+            fresh["tags"].update(state["tags"])
+            fresh["months"].add(month_key(from_epoch(state["published_at"]), self.zone))
+        for kind, keys in fresh.items():
+            new = keys - presence.before[kind].keys()
+            if new:
+                present = await self._present(db, kind, new)
+                presence.before[kind].update({k: k in present for k in new})
+
+    async def _present(self, db: aiosqlite.Connection, kind: str, keys: set[str]) -> set[str]:
+        if kind == "rubrics":
+            sql = (
+                "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM article_rubrics l"
+                " JOIN articles a ON a.id = l.article_id"
+                " WHERE l.rubric = value AND a.status = 'published')"
+            )
+            arg = orjson.dumps(sorted(keys))
+        elif kind == "tags":
+            sql = (
+                "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM tags t"
+                " JOIN article_tags l ON l.tag_id = t.id JOIN articles a ON a.id = l.article_id"
+                " WHERE t.slug = value AND a.status = 'published')"
+            )
+            arg = orjson.dumps(sorted(keys))
+        else:
+            sql = (
+                "SELECT json_extract(value, '$[0]') FROM json_each(?) WHERE EXISTS (SELECT 1"
+                " FROM articles WHERE status = 'published'"
+                " AND published_at >= json_extract(value, '$[1]')"
+                " AND published_at < json_extract(value, '$[2]'))"
+            )
+            bounds = []
+            for key in sorted(keys):
+                start, end = month_bounds(key, self.zone)
+                bounds.append([key, to_epoch(start), to_epoch(end)])
+            arg = orjson.dumps(bounds)
+        async with db.execute(sql, (arg.decode(),)) as cur:
+            return {row[0] async for row in cur}
+
+    async def _record_presence(self, db: aiosqlite.Connection, presence: _Presence) -> int | None:
+        flipped: dict[str, list[str]] = {}
+        for kind, before in presence.before.items():
+            if not before:
+                continue
+            now_present = await self._present(db, kind, set(before))
+            changed = sorted(k for k, was in before.items() if was != (k in now_present))
+            if changed:
+                flipped[kind] = changed
+        if not flipped:
+            return None
+        await db.execute(
+            "INSERT INTO changes (at, kind, key, before, after) VALUES (?, 'terms', '', NULL, ?)",
+            (int(time.time()), _dump(flipped)),
+        )
+        return await self._last_id(db)
+
     async def _write_batch(
-        self, db: aiosqlite.Connection, batch: list[ArticleIn]
+        self, db: aiosqlite.Connection, batch: list[ArticleIn], presence: _Presence
     ) -> tuple[int, int, int]:
         # A later line with the same id replaces an earlier one, as sequential PUTs would.
         unique = list({a.id: a for a in batch}.values())
@@ -165,6 +264,8 @@ class SQLiteStore:
         before = await self._states(db, ids)
         tag_ids = await self._resolve_tags(db, [t for a in unique for t in a.tags])
         await self._ensure_rubrics(db, {r for a in unique for r in a.rubrics})
+        after = {a.id: self._state_of(a, [tag_ids[t.name][1] for t in a.tags]) for a in unique}
+        await self._note_presence(db, presence, [*before.values(), *after.values()])
 
         now = int(time.time())
         await db.executemany(_UPSERT_ARTICLE, [self._article_row(a, now) for a in unique])
@@ -197,7 +298,7 @@ class SQLiteStore:
                     now,
                     a.id,
                     _dump(before.get(a.id)),
-                    _dump(self._state_of(a, [tag_ids[t.name][1] for t in a.tags])),
+                    _dump(after[a.id]),
                 )
                 for a in unique
             ],
@@ -322,57 +423,44 @@ class SQLiteStore:
         return int(row[0]) if row else 0
 
     async def delete_article(self, article_id: str) -> int | None:
-        async with self._write_lock:
-            db = self._w
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                before = (await self._states(db, [article_id])).get(article_id)
-                if before is None:
-                    await db.execute("ROLLBACK")
-                    return None
+        change_id: int | None = None
+        async with self._transaction() as db:
+            before = (await self._states(db, [article_id])).get(article_id)
+            if before is not None:
+                presence = _Presence()
+                await self._note_presence(db, presence, [before])
                 await db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
                 await db.execute(
                     "INSERT INTO changes (at, kind, key, before, after)"
                     " VALUES (?, 'article-delete', ?, ?, NULL)",
                     (int(time.time()), article_id, _dump(before)),
                 )
-                change_id = await self._last_id(db)
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+                change_id = await self._record_presence(db, presence) or await self._last_id(db)
         return change_id
 
     async def put_rubric(self, rubric: Rubric) -> tuple[bool, int]:
-        async with self._write_lock:
-            db = self._w
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                old = await self._fetch_rubric(db, rubric.slug)
-                if rubric.parent is not None:
-                    await self._ensure_rubrics(db, {rubric.parent})
-                await db.execute(
-                    "INSERT INTO rubrics (slug, title, description, url, parent, position)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET"
-                    " title = excluded.title, description = excluded.description,"
-                    " url = excluded.url, parent = excluded.parent, position = excluded.position",
-                    (rubric.slug, rubric.title, rubric.description, rubric.url, rubric.parent,
-                     rubric.position),
-                )  # fmt: skip
-                await db.execute(
-                    "INSERT INTO changes (at, kind, key, before, after) VALUES (?, 'rubric', ?, ?, ?)",
-                    (
-                        int(time.time()),
-                        rubric.slug,
-                        _dump(_rubric_state(old) if old else None),
-                        _dump(_rubric_state(rubric)),
-                    ),
-                )
-                change_id = await self._last_id(db)
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+        async with self._transaction() as db:
+            old = await self._fetch_rubric(db, rubric.slug)
+            if rubric.parent is not None:
+                await self._ensure_rubrics(db, {rubric.parent})
+            await db.execute(
+                "INSERT INTO rubrics (slug, title, description, url, parent, position)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET"
+                " title = excluded.title, description = excluded.description,"
+                " url = excluded.url, parent = excluded.parent, position = excluded.position",
+                (rubric.slug, rubric.title, rubric.description, rubric.url, rubric.parent,
+                 rubric.position),
+            )  # fmt: skip
+            await db.execute(
+                "INSERT INTO changes (at, kind, key, before, after) VALUES (?, 'rubric', ?, ?, ?)",
+                (
+                    int(time.time()),
+                    rubric.slug,
+                    _dump(_rubric_state(old) if old else None),
+                    _dump(_rubric_state(rubric)),
+                ),
+            )
+            change_id = await self._last_id(db)
         return old is None, change_id
 
     # --- reads --------------------------------------------------------------------------------

@@ -662,6 +662,84 @@ class SQLiteStore:
         if rows:
             yield [_url_row(r) for r in rows]
 
+    # --- sitemap partitioning -----------------------------------------------------------------
+    async def url_row_bound(
+        self, start: datetime, end: datetime, *, now: datetime
+    ) -> tuple[int, int]:
+        text = "url || coalesce(image_url, '') || coalesce(image_caption, '')"
+        # Each of & < > CR grows to at most 5 bytes when escaped (&amp; &#13;): +4 per char.
+        plain = (
+            f"replace(replace(replace(replace({text}, '&', ''), '<', ''), '>', ''), char(13), '')"
+        )
+        async with self._r.execute(
+            f"SELECT count(*), max(length(CAST({text} AS BLOB)) + 4 * (length({text}) - length({plain})))"
+            " FROM articles WHERE status = 'published' AND published_at >= ? AND published_at < ?"
+            " AND published_at <= ?",
+            (to_epoch(start), to_epoch(end), to_epoch(now)),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None or not row[0]:
+            return 0, 0
+        return int(row[0]), int(row[1] or 0)
+
+    async def url_part_changes(
+        self, start: datetime, end: datetime, *, now: datetime, size: int
+    ) -> list[datetime]:
+        async with self._r.execute(
+            "SELECT part, max(lc) FROM ("
+            " SELECT (row_number() OVER (ORDER BY published_at, id) - 1) / ? AS part,"
+            " coalesce(updated_at, published_at) AS lc FROM articles"
+            " WHERE status = 'published' AND published_at >= ? AND published_at < ?"
+            " AND published_at <= ?"
+            ") GROUP BY part ORDER BY part",
+            (size, to_epoch(start), to_epoch(end), to_epoch(now)),
+        ) as cur:
+            return [from_epoch(r[1]) async for r in cur]
+
+    async def url_rows_slice(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        now: datetime,
+        offset: int,
+        limit: int,
+        batch: int = 5000,
+    ) -> AsyncIterator[list[UrlRow]]:
+        lo, hi = to_epoch(start), min(to_epoch(end) - 1, to_epoch(now))
+        where = "WHERE status = 'published' AND published_at <= ?"
+        # One OFFSET query finds where the slice starts; keyset paging on (published_at, id)
+        # goes on from there, as in url_rows.
+        last_pub, last_id = lo - 1, ""
+        if offset > 0:
+            async with self._r.execute(
+                f"SELECT published_at, id FROM articles {where} AND published_at >= ?"
+                " ORDER BY published_at, id LIMIT 1 OFFSET ?",
+                (hi, lo, offset - 1),
+            ) as cur:
+                first = await cur.fetchone()
+            if first is None:
+                return
+            last_pub, last_id = first[0], first[1]
+        left = limit
+        while left > 0:
+            want = min(batch, left)
+            async with self._r.execute(
+                "SELECT url, coalesce(updated_at, published_at), published_at, title, image_url,"
+                f" image_type, image_length, image_caption, id FROM articles {where}"
+                " AND (published_at > ? OR (published_at = ? AND id > ?))"
+                " ORDER BY published_at, id LIMIT ?",
+                (hi, last_pub, last_pub, last_id, want),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            if not rows:
+                return
+            yield [_url_row(r) for r in rows]
+            left -= len(rows)
+            last_pub, last_id = rows[-1][2], rows[-1][8]
+            if len(rows) < want:
+                return
+
     async def term_stats(self, *, now: datetime) -> list[TermStat]:
         visible = (
             "JOIN articles a ON a.id = l.article_id"

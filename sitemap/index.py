@@ -1,0 +1,68 @@
+"""/sitemap.xml: the sitemap index, naming every non-empty child with its newest change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sitemap.markup import MEDIA_TYPE, SITEMAP_NS, document, q, text_element, w3c
+from sitemap.news import news_window
+from sitemap.partition import month_layout
+from sitemap.terms import rubric_entries, tag_entries
+from syndication.rendering import DocumentNotFound, RenderContext, Rendered
+from syndication.urls import month_sitemap_path
+
+RUBRICS_PATH = "/sitemaps/rubrics.xml"
+TAGS_PATH = "/sitemaps/tags.xml"
+NEWS_PATH = "/sitemaps/news.xml"
+
+
+async def children(ctx: RenderContext) -> tuple[list[tuple[str, datetime]], datetime | None]:
+    """(path, lastmod) of every non-empty child sitemap, and when the list changes with no write.
+
+    Months come oldest first, then rubrics, tags and news: a stable order, so a write changes
+    only the lastmod of the children it touches.
+    """
+    store, now = ctx.store, ctx.now
+    out: list[tuple[str, datetime]] = []
+    for stat in await store.months(now=now):
+        layout = await month_layout(ctx, stat.month)
+        if layout is None:  # emptied since months() looked
+            continue
+        if layout.parts == 1:
+            lastmods = [stat.last_change]
+        else:
+            lastmods = await store.url_part_changes(
+                layout.start, layout.end, now=now, size=layout.per_part
+            )
+        out += [(month_sitemap_path(stat.month, i), lm) for i, lm in enumerate(lastmods, 1)]
+    for path, entries in (
+        (RUBRICS_PATH, await rubric_entries(ctx)),
+        (TAGS_PATH, await tag_entries(ctx)),
+    ):
+        if entries:
+            out.append((path, max(e.last_change for e in entries)))
+    news = await news_window(ctx)
+    if news.last_change is not None:
+        out.append((NEWS_PATH, news.last_change))
+    # news_window's expiry already covers the next scheduled publication.
+    return out, news.expires
+
+
+async def build_index(ctx: RenderContext) -> Rendered:
+    entries, expires = await children(ctx)
+    base, zone = ctx.settings.public_url, ctx.settings.zone
+    sitemap, loc, lastmod = q(SITEMAP_NS, "sitemap"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
+    if not entries:
+        # The schema wants at least one <sitemap>: with nothing published there is no index.
+        raise DocumentNotFound("nothing published yet")
+    with document("sitemapindex", {None: SITEMAP_NS}) as (xf, out):
+        for path, changed in entries:
+            with xf.element(sitemap):
+                text_element(xf, loc, base + path)
+                text_element(xf, lastmod, w3c(changed, zone))
+    return Rendered(
+        body=out.body,
+        media_type=MEDIA_TYPE,
+        last_modified=max((changed for _, changed in entries), default=None),
+        expires=expires,
+    )

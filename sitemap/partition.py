@@ -1,0 +1,53 @@
+"""How a month's articles split into files no larger than the configured limits.
+
+A month is cut by count alone: every part but the last holds exactly `per_part` URLs, in the order
+of `url_rows` (oldest first), so the index can name every part without rendering any. `per_part` is
+the URL limit, lowered when the month's largest row could push a full part past the byte limit:
+
+    per_part = min(max_urls, (max_bytes - frame) // (row_overhead + largest escaped row text))
+
+The store computes the largest row text in one aggregate per month (`url_row_bound`). The bound
+is safe for every row, and it depends only on the month's own rows, so a write to one month never
+moves the cut of another. One unusually long URL or caption shortens the parts of its month only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sitemap.urlwriter import FRAME_BYTES, ROW_OVERHEAD
+from syndication.config import Settings
+from syndication.rendering import RenderContext
+from syndication.timeutil import month_bounds
+
+
+def urls_per_part(settings: Settings, row_text_bound: int) -> int:
+    budget = settings.sitemap_max_bytes - FRAME_BYTES
+    # A single URL larger than the whole byte limit cannot be split further; it gets a file alone.
+    return max(1, min(settings.sitemap_max_urls, budget // (ROW_OVERHEAD + row_text_bound)))
+
+
+@dataclass(frozen=True, slots=True)
+class MonthLayout:
+    month: str
+    start: datetime
+    end: datetime
+    count: int
+    per_part: int
+
+    @property
+    def parts(self) -> int:
+        return -(-self.count // self.per_part)
+
+
+async def month_layout(ctx: RenderContext, month: str) -> MonthLayout | None:
+    """The month's split, or None when `month` is malformed or has no visible article."""
+    try:
+        start, end = month_bounds(month, ctx.settings.zone)
+    except ValueError:
+        return None
+    count, row_bound = await ctx.store.url_row_bound(start, end, now=ctx.now)
+    if count == 0:
+        return None
+    return MonthLayout(month, start, end, count, urls_per_part(ctx.settings, row_bound))

@@ -35,9 +35,10 @@ async def children(ctx: RenderContext) -> tuple[list[tuple[str, datetime]], date
                 layout.start, layout.end, now=now, size=layout.per_part
             )
         out += [(month_sitemap_path(stat.month, i), lm) for i, lm in enumerate(lastmods, 1)]
+    stats = await store.term_stats(now=now)
     for path, entries in (
-        (RUBRICS_PATH, await rubric_entries(ctx)),
-        (TAGS_PATH, await tag_entries(ctx)),
+        (RUBRICS_PATH, await rubric_entries(ctx, stats)),
+        (TAGS_PATH, await tag_entries(ctx, stats)),
     ):
         if entries:
             out.append((path, max(e.last_change for e in entries)))

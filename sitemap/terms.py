@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sitemap.markup import MEDIA_TYPE, SITEMAP_NS, document, q, text_element, w3c
+from syndication.model import TermStat
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.urls import rubric_page, tag_page
 
@@ -17,8 +18,13 @@ class PageEntry:
     last_change: datetime
 
 
-async def rubric_entries(ctx: RenderContext) -> list[PageEntry]:
-    stats = [s for s in await ctx.store.term_stats(now=ctx.now) if s.kind == "rubric"]
+async def rubric_entries(
+    ctx: RenderContext, stats: list[TermStat] | None = None
+) -> list[PageEntry]:
+    """`stats` when the caller already has term_stats: the query is the costly part."""
+    if stats is None:
+        stats = await ctx.store.term_stats(now=ctx.now)
+    stats = [s for s in stats if s.kind == "rubric"]
     own_urls = {r.slug: r.url for r in await ctx.store.rubrics()}
     return [
         PageEntry(rubric_page(ctx.settings, s.slug, own_urls.get(s.slug)), s.last_change)
@@ -26,8 +32,10 @@ async def rubric_entries(ctx: RenderContext) -> list[PageEntry]:
     ]
 
 
-async def tag_entries(ctx: RenderContext) -> list[PageEntry]:
-    stats = [s for s in await ctx.store.term_stats(now=ctx.now) if s.kind != "rubric"]
+async def tag_entries(ctx: RenderContext, stats: list[TermStat] | None = None) -> list[PageEntry]:
+    if stats is None:
+        stats = await ctx.store.term_stats(now=ctx.now)
+    stats = [s for s in stats if s.kind != "rubric"]
     # term_stats orders tags by slug. A site with more tags than one sitemap may hold lists the
     # first max_urls; tag URLs are short, so the count limit binds long before the byte limit.
     return [

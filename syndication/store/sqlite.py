@@ -236,7 +236,7 @@ class SQLiteStore:
                 bounds.append([key, to_epoch(start), to_epoch(end)])
             arg = orjson.dumps(bounds)
         async with db.execute(sql, (arg.decode(),)) as cur:
-            return {row[0] async for row in cur}
+            return {row[0] for row in await cur.fetchall()}
 
     async def _record_presence(self, db: aiosqlite.Connection, presence: _Presence) -> int | None:
         flipped: dict[str, list[str]] = {}
@@ -347,7 +347,7 @@ class SQLiteStore:
             async with db.execute(
                 f"SELECT id, status, published_at, url FROM articles WHERE id IN ({marks})", chunk
             ) as cur:
-                async for row in cur:
+                for row in await cur.fetchall():
                     states[row[0]] = {
                         "status": row[1],
                         "published_at": row[2],
@@ -362,14 +362,14 @@ class SQLiteStore:
                 " ORDER BY article_id, position",
                 chunk,
             ) as cur:
-                async for row in cur:
+                for row in await cur.fetchall():
                     states[row[0]]["rubrics"].append(row[1])
             async with db.execute(
                 f"SELECT at.article_id, t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id"
                 f" WHERE at.article_id IN ({marks}) ORDER BY at.article_id, at.position",
                 chunk,
             ) as cur:
-                async for row in cur:
+                for row in await cur.fetchall():
                     states[row[0]]["tags"].append(row[1])
         return states
 
@@ -384,7 +384,7 @@ class SQLiteStore:
             async with db.execute(
                 f"SELECT name, id, slug FROM tags WHERE name IN ({_marks(len(chunk))})", chunk
             ) as cur:
-                async for name, tag_id, slug in cur:
+                for name, tag_id, slug in await cur.fetchall():
                     found[name] = (tag_id, slug)
         for name in names:
             if name in found:
@@ -486,7 +486,7 @@ class SQLiteStore:
                 " ORDER BY position",
                 chunk,
             ) as cur:
-                async for article_id, slug in cur:
+                for article_id, slug in await cur.fetchall():
                     rubrics[article_id].append(slug)
             async with db.execute(
                 "SELECT at.article_id, t.slug, t.name, t.kind FROM article_tags at"
@@ -494,7 +494,7 @@ class SQLiteStore:
                 " ORDER BY at.position",
                 chunk,
             ) as cur:
-                async for article_id, slug, name, kind in cur:
+                for article_id, slug, name, kind in await cur.fetchall():
                     tags[article_id].append(Tag(slug=slug, name=name, kind=TagKind(kind)))
         return [
             Article(
@@ -538,11 +538,11 @@ class SQLiteStore:
             "SELECT slug, title, description, url, parent, position FROM rubrics"
             " ORDER BY position, slug"
         ) as cur:
-            return [Rubric(*row) async for row in cur]
+            return [Rubric(*row) for row in await cur.fetchall()]
 
     async def tags(self) -> list[Tag]:
         async with self._r.execute("SELECT slug, name, kind FROM tags ORDER BY slug") as cur:
-            return [Tag(row[0], row[1], TagKind(row[2])) async for row in cur]
+            return [Tag(row[0], row[1], TagKind(row[2])) for row in await cur.fetchall()]
 
     def _scope_sql(self, scope: Scope, now: datetime) -> tuple[str, list[Any]]:
         """FROM/WHERE for the visible articles of `scope`, aliased `a`."""
@@ -694,7 +694,7 @@ class SQLiteStore:
             ") GROUP BY part ORDER BY part",
             (size, to_epoch(start), to_epoch(end), to_epoch(now)),
         ) as cur:
-            return [from_epoch(r[1]) async for r in cur]
+            return [from_epoch(r[1]) for r in await cur.fetchall()]
 
     async def url_rows_slice(
         self,
@@ -754,7 +754,7 @@ class SQLiteStore:
             stats = [
                 TermStat(slug=r[0], title=r[1], count=r[2], last_change=from_epoch(r[3]),
                          kind="rubric")
-                async for r in cur
+                for r in await cur.fetchall()
             ]  # fmt: skip
         async with self._r.execute(
             "SELECT t.slug, t.name, count(*), max(coalesce(a.updated_at, a.published_at)), t.kind"
@@ -765,7 +765,7 @@ class SQLiteStore:
             stats += [
                 TermStat(slug=r[0], title=r[1], count=r[2], last_change=from_epoch(r[3]),
                          kind=r[4])
-                async for r in cur
+                for r in await cur.fetchall()
             ]  # fmt: skip
         return stats
 
@@ -795,7 +795,7 @@ class SQLiteStore:
                     before=orjson.loads(r[4]) if r[4] else None,
                     after=orjson.loads(r[5]) if r[5] else None,
                 )
-                async for r in cur
+                for r in await cur.fetchall()
             ]
 
 

@@ -1,0 +1,10 @@
+"""Feed documents: RSS 2.0, Atom 1.0, JSON Feed 1.1, Yandex News, OPML and the index page.
+
+Pure renderers (model in, bytes out) live beside thin async builders that query the store; the
+serving layer calls only the builders re-exported here.
+"""
+
+from feeds.build import build_feed, build_yandex
+from feeds.listing import build_index_page, build_opml
+
+__all__ = ["build_feed", "build_index_page", "build_opml", "build_yandex"]

@@ -1,0 +1,186 @@
+"""Feed rendering cost: one 50-item page with 3 KB bodies in every format, against a minimal
+hand-written lxml serializer of the same items, plus the cold path end to end.
+
+    .venv/bin/python bench/render.py [--runs 50] [--articles 2000]
+
+Prints medians and ratios from one run. Targets (issue 3): each format <= 2x the lxml
+reference; cold path (store query + render + gzip + brotli) <= 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import brotli
+from lxml import etree
+
+from feeds.atom import render_atom
+from feeds.build import build_feed, build_yandex
+from feeds.ext import DC_NS
+from feeds.items import image_type, to_item
+from feeds.jsonfeed import render_json
+from feeds.model import Feed, Item
+from feeds.rss import render_rss
+from feeds.yandex import render_yandex
+from syndication.config import Settings
+from syndication.demo import RUBRICS
+from syndication.demo import articles as demo_articles
+from syndication.ingest import validate_article
+from syndication.model import ALL_NEWS, Rubric
+from syndication.rendering import RenderContext
+from syndication.store import SQLiteStore
+
+GZIP_LEVEL = 6
+BROTLI_QUALITY = 5  # moderate: about gzip's speed, smaller output
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+
+
+def reference(feed: Feed) -> bytes:
+    """The least a serializer must do for the same items: a bare lxml RSS tree."""
+    root = etree.Element("rss", version="2.0", nsmap={"content": CONTENT_NS, "dc": DC_NS})
+    channel = etree.SubElement(root, "channel")
+    etree.SubElement(channel, "title").text = feed.title
+    for item in feed.items:
+        el = etree.SubElement(channel, "item")
+        etree.SubElement(el, "title").text = item.title
+        etree.SubElement(el, "link").text = item.url
+        etree.SubElement(el, "guid", isPermaLink="false").text = item.id
+        etree.SubElement(el, "description").text = item.summary
+        etree.SubElement(el, f"{{{CONTENT_NS}}}encoded").text = item.content_html
+        etree.SubElement(el, "pubDate").text = item.published.astimezone(feed.zone).strftime(
+            "%a, %d %b %Y %H:%M:%S %z"
+        )
+        if item.author:
+            etree.SubElement(el, f"{{{DC_NS}}}creator").text = item.author
+        for c in item.categories:
+            etree.SubElement(el, "category", domain=c.page).text = c.label
+        if item.image:
+            etree.SubElement(
+                el,
+                "enclosure",
+                url=item.image.url,
+                length=str(item.image.length or 0),
+                type=image_type(item.image),
+            )
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+async def amedian_ms(fn: Callable[[], Awaitable[object]], runs: int) -> float:
+    await fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+async def main(runs: int, count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.load(
+            environ={},
+            db=str(Path(tmp) / "bench.db"),
+            public_url="https://feeds.example.ru",
+            site_url="https://example.ru",
+        )
+        store = SQLiteStore(settings.db, settings.zone)
+        await store.open()
+        try:
+            for slug, title, description in RUBRICS:
+                await store.put_rubric(Rubric(slug, title, description))
+            end = datetime(2025, 12, 10, 18, tzinfo=UTC)
+            payloads = demo_articles(count, body_bytes=3000, end=end, years=1.0)
+            await store.put_articles(validate_article(p, settings) for p in payloads)
+            ctx = RenderContext(store, settings, end + timedelta(days=1))
+            await run(ctx, runs)
+        finally:
+            await store.close()
+
+
+async def run(ctx: RenderContext, runs: int) -> None:
+    settings, store = ctx.settings, ctx.store
+    rubrics = {r.slug: r for r in await store.rubrics()}
+    articles = await store.articles(ALL_NEWS, now=ctx.now, limit=50)
+    items: tuple[Item, ...] = tuple(to_item(a, settings, rubrics) for a in articles)
+    feed = Feed(
+        id="tag:example.ru,2025:feed:all",
+        title=settings.site_title,
+        description=settings.site_description,
+        home=settings.site,
+        self_url=settings.public_url + "/feeds/all.rss",
+        language=settings.site_language,
+        zone=settings.zone,
+        updated=max(i.last_change for i in items),
+        publisher=settings.site_title,
+        publisher_url=settings.site,
+        generator="syndication",
+        generator_version="bench",
+        items=items,
+    )
+    body_kb = sum(len((i.content_html or "").encode()) for i in items) / len(items) / 1024
+    print(f"{len(items)} items, mean body {body_kb:.1f} KB, {runs} runs each; medians:")
+    ref = median_ms(lambda: reference(feed), runs)
+    print(f"  lxml reference  {ref:7.2f} ms  ({len(reference(feed)) // 1024} KB)")
+    renderers: list[tuple[str, Callable[[Feed], bytes]]] = [
+        ("rss", render_rss),
+        ("atom", render_atom),
+        ("json", render_json),
+        ("yandex", render_yandex),
+    ]
+    for name, render in renderers:
+        ms = median_ms(lambda render=render: render(feed), runs)  # type: ignore[misc]
+        size = len(render(feed)) // 1024
+        print(f"  {name:<15} {ms:7.2f} ms  ({size} KB)  ratio {ms / ref:4.2f}x")
+
+    print(
+        f"cold path (SQLite query of 50 + render + gzip -{GZIP_LEVEL} + brotli q{BROTLI_QUALITY}):"
+    )
+
+    def compress(body: bytes) -> None:
+        gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        brotli.compress(body, quality=BROTLI_QUALITY)
+
+    for fmt in ("rss", "atom", "json"):
+
+        async def cold(fmt: str = fmt) -> None:
+            compress((await build_feed(ctx, ALL_NEWS, fmt)).body)
+
+        async def query_only(fmt: str = fmt) -> None:
+            await build_feed(ctx, ALL_NEWS, fmt)
+
+        total = await amedian_ms(cold, runs)
+        built = await amedian_ms(query_only, runs)
+        print(
+            f"  {fmt:<15} {total:7.2f} ms  (build {built:.2f} ms, compression {total - built:.2f} ms)"
+        )
+
+    async def cold_yandex() -> None:
+        compress((await build_yandex(ctx)).body)
+
+    print(f"  {'yandex':<15} {await amedian_ms(cold_yandex, runs):7.2f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--articles", type=int, default=2000)
+    args = parser.parse_args()
+    anyio.run(main, args.runs, args.articles)

@@ -1,0 +1,133 @@
+"""Builders of the documents that list feeds: /opml.xml and the "/" index page."""
+
+from __future__ import annotations
+
+from feeds.index_page import MEDIA_TYPE as HTML_TYPE
+from feeds.index_page import render_index
+from feeds.labels import FORMATS, TAG_KINDS, month_title
+from feeds.model import Directory, FeedGroup, FeedRef
+from feeds.opml import MEDIA_TYPE as OPML_TYPE
+from feeds.opml import render_opml
+from syndication.model import ALL_NEWS, Scope, ScopeKind
+from syndication.rendering import RenderContext, Rendered
+from syndication.urls import (
+    FEED_FORMATS,
+    SITEMAP_INDEX_PATH,
+    YANDEX_PATH,
+    feed_url,
+    month_page,
+    month_sitemap_path,
+    rubric_page,
+    tag_page,
+)
+
+_AUTODISCOVERY = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+
+async def build_opml(ctx: RenderContext) -> Rendered:
+    directory = await _directory(ctx, full=False)
+    return Rendered(render_opml(directory), OPML_TYPE, last_modified=directory.updated)
+
+
+async def build_index_page(ctx: RenderContext) -> Rendered:
+    directory = await _directory(ctx, full=True)
+    return Rendered(render_index(directory), HTML_TYPE, last_modified=directory.updated)
+
+
+def _urls(ctx: RenderContext, scope: Scope) -> tuple[tuple[str, str], ...]:
+    return tuple((fmt, feed_url(ctx.settings, scope, fmt)) for fmt in FEED_FORMATS)
+
+
+async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
+    """Every feed with articles; with `full`, also month archives and sitemaps (index page)."""
+    settings, store, now = ctx.settings, ctx.store, ctx.now
+    stats = await store.term_stats(now=now)
+    rubric_urls = {r.slug: r.url for r in await store.rubrics()}
+    total = await store.count(ALL_NEWS, now=now)
+    news = FeedGroup(
+        "Все новости",
+        feeds=(
+            FeedRef("Все новости", settings.site, _urls(ctx, ALL_NEWS), total if full else None),
+            FeedRef("Яндекс.Новости", settings.site, (("rss", settings.public_url + YANDEX_PATH),)),
+        ),
+    )
+    rubrics = tuple(
+        FeedRef(
+            s.title,
+            rubric_page(settings, s.slug, rubric_urls.get(s.slug)),
+            _urls(ctx, Scope(ScopeKind.RUBRIC, s.slug)),
+            s.count if full else None,
+        )
+        for s in stats
+        if s.kind == "rubric"
+    )
+    tag_groups = []
+    for kind, label in TAG_KINDS.items():
+        tags = tuple(
+            FeedRef(
+                s.title,
+                tag_page(settings, s.slug),
+                _urls(ctx, Scope(ScopeKind.TAG, s.slug)),
+                s.count if full else None,
+            )
+            for s in stats
+            if s.kind == kind
+        )
+        if tags:
+            tag_groups.append(FeedGroup(label, feeds=tags))
+    groups = [news]
+    if rubrics:
+        groups.append(FeedGroup("Рубрики", feeds=rubrics))
+    if tag_groups:
+        groups.append(FeedGroup("Теги", groups=tuple(tag_groups)))
+
+    archives: tuple[FeedRef, ...] = ()
+    sitemaps: list[tuple[str, str]] = []
+    if full:
+        months = await store.months(now=now)
+        archives = tuple(
+            FeedRef(
+                f"Архив: {month_title(m.month)}",
+                month_page(settings, m.month),
+                _urls(ctx, Scope(ScopeKind.MONTH, m.month)),
+                m.count,
+            )
+            for m in reversed(months)
+        )
+        base = settings.public_url
+        sitemaps = [
+            ("Индекс карт сайта", base + SITEMAP_INDEX_PATH),
+            ("Рубрики", base + "/sitemaps/rubrics.xml"),
+            ("Теги", base + "/sitemaps/tags.xml"),
+            ("Google News: последние 48 часов", base + "/sitemaps/news.xml"),
+        ]
+        for m in reversed(months):
+            # A month past the URL limit is split into parts (-2, -3…), as the sitemaps are.
+            parts = max(1, -(-m.count // settings.sitemap_max_urls))
+            for part in range(1, parts + 1):
+                suffix = f", часть {part}" if parts > 1 else ""
+                sitemaps.append(
+                    (
+                        f"Статьи: {month_title(m.month)}{suffix}",
+                        base + month_sitemap_path(m.month, part),
+                    )
+                )
+    return Directory(
+        title=settings.site_title,
+        description=settings.site_description,
+        site=settings.site,
+        language=settings.site_language,
+        zone=settings.zone,
+        updated=await store.last_change(ALL_NEWS, now=now),
+        groups=tuple(groups),
+        archives=archives,
+        sitemaps=tuple(sitemaps),
+        alternates=tuple(
+            (_AUTODISCOVERY[fmt], f"{settings.site_title} ({FORMATS[fmt]})", url)
+            for fmt, url in _urls(ctx, ALL_NEWS)
+        ),
+    )

@@ -24,11 +24,11 @@ from lxml import etree
 
 from feeds.atom import render_atom
 from feeds.build import build_feed, build_yandex
-from feeds.ext import DC_NS
 from feeds.items import image_type, to_item
 from feeds.jsonfeed import render_json
 from feeds.model import Feed, Item
 from feeds.rss import render_rss
+from feeds.xmltree import DC_NS
 from feeds.yandex import render_yandex
 from syndication.config import Settings
 from syndication.demo import RUBRICS

@@ -1,10 +1,10 @@
-"""Yandex News RSS: all news with yandex:full-text as plain text and the image as enclosure."""
+"""Yandex News RSS: yandex:full-text as plain text, yandex:genre, the image as enclosure."""
 
 from __future__ import annotations
 
-from feeds.ext import EXTENSION, YANDEX_NS, ItemExtension
-from feeds.fgen import entry, generator, render_safely
 from feeds.model import Feed
+from feeds.rss import channel, enclosure, item_head
+from feeds.xmltree import YANDEX_NS, SubElement, render_safely, rfc822, serialize, text
 from syndication.content import html_to_text, xml_safe
 
 MEDIA_TYPE = "application/rss+xml; charset=utf-8"
@@ -15,22 +15,19 @@ def render_yandex(feed: Feed) -> bytes:
 
 
 def _render(feed: Feed) -> bytes:
-    fg = generator(feed, {"yandex": YANDEX_NS})
-    fg.link(href=feed.self_url, rel="self", type="application/rss+xml")
-    fg.link(href=feed.home, rel="alternate")
+    root, ch = channel(feed, {"yandex": YANDEX_NS})
     for item in feed.items:
-        fe = entry(fg, feed, item)
-        ext: ItemExtension = getattr(fe, EXTENSION)
-        # Yandex wants the whole text without markup; unescaping entities may yield characters
-        # XML forbids, so this one text is cleaned unconditionally.
-        ext.yandex_text = (
-            xml_safe(html_to_text(item.content_html))
-            if item.content_html
-            else (item.summary or item.title)
-        )
-        if item.summary:
-            fe.description(item.summary)
-        # Yandex reads <category> as the section: rubrics only, by title.
-        fe.category([{"term": c.label} for c in item.categories if c.kind == "rubric"])
-    body: bytes = fg.rss_str(encoding="UTF-8")
-    return body
+        el = item_head(ch, item, item.summary)
+        SubElement(el, "guid", isPermaLink="false").text = item.id
+        for c in item.categories:
+            if c.kind == "rubric":  # Yandex reads <category> as the section: rubrics only
+                text(el, "category", c.label)
+        enclosure(el, item)
+        text(el, "pubDate", rfc822(item.published, feed))
+        if item.author:
+            text(el, "author", item.author)  # Yandex takes a plain name here, unlike RSS 2.0
+        text(el, f"{{{YANDEX_NS}}}genre", "message")
+        # Unescaping entities may yield characters XML forbids, so this text is always cleaned.
+        full = xml_safe(html_to_text(item.content_html)) if item.content_html else ""
+        text(el, f"{{{YANDEX_NS}}}full-text", full or item.summary or item.title)
+    return serialize(root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,8 +14,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from syndication.api import WriteAPI
+from syndication.cache import DocumentCache
 from syndication.config import Settings
+from syndication.documents import resolve
+from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
+from syndication.notify import Notifier
 from syndication.problems import Problem
+from syndication.rendering import BadParameter
+from syndication.serving import respond
 from syndication.store import Store, StoreError, make_store
 
 log = logging.getLogger("syndication")
@@ -23,7 +30,39 @@ log = logging.getLogger("syndication")
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
     settings = settings or Settings.load()
     store = store or make_store(settings)
-    api = WriteAPI(settings, store)
+    metrics = Metrics()
+    cache = DocumentCache(store, settings, metrics)
+
+    notifier = Notifier(settings, store, metrics)
+
+    async def after_write(change_id: int) -> None:
+        # This worker sees its own write at once; the others through the shared counter.
+        notifier.wake()  # no I/O: push delivery runs in the background, never holds up a write
+        await cache.sync()
+
+    api = WriteAPI(settings, store, on_write=after_write)
+
+    async def document(request: Request) -> Response:
+        path = request.scope["path"]
+        if path.startswith("/api/"):
+            raise Problem(404, f"no API endpoint {path}")
+        try:
+            doc = resolve(
+                path,
+                dict(request.query_params),
+                feed_limit=settings.feed_limit,
+                max_limit=settings.feed_max_limit,
+            )
+        except BadParameter as exc:
+            metrics.request("bad-request", 400)
+            return PlainTextResponse(f"{exc}\n", status_code=400)
+        if doc is None:
+            metrics.request("unknown", 404)
+            return PlainTextResponse("not found\n", status_code=404)
+        entry = await cache.get(doc)
+        response = respond(request.method, request.headers, entry, gzip_only=doc.gzip_only)
+        metrics.request(doc.kind, response.status_code)
+        return response
 
     async def healthz(request: Request) -> Response:
         try:
@@ -32,13 +71,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return PlainTextResponse(f"store unreachable: {exc}\n", status_code=503)
         return PlainTextResponse("ok\n")
 
+    async def metrics_endpoint(request: Request) -> Response:
+        metrics.cached_documents.set(len(cache.cached_keys()))
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         log.info("store open: %s", settings.db)
+        await notifier.start()
         try:
             yield
         finally:
+            await notifier.stop()
             await store.close()
 
     async def on_problem(request: Request, exc: Exception) -> Response:
@@ -63,14 +108,23 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return Problem(500, "internal error; it has been logged").response(request.url.path)
 
-    routes = [*api.routes(), Route("/healthz", healthz, methods=["GET", "HEAD"])]
-    return Starlette(
+    routes = [
+        *api.routes(),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/{path:path}", document, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
             Problem: on_problem,
             HTTPException: on_http_error,
             StoreError: on_store_error,
+            sqlite3.OperationalError: on_store_error,
             Exception: on_crash,
         },
     )
+    app.state.cache = cache
+    app.state.metrics = metrics
+    return app

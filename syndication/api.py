@@ -34,6 +34,10 @@ NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 
+# A refusal sent before the request body was read: the connection cannot carry another request
+# (the unread bytes would be taken for one), so the client is told not to reuse it.
+UNREAD_BODY = {"Connection": "close"}
+
 Handler = Callable[[Request], Awaitable[Response]]
 WriteHook = Callable[[int], Awaitable[None]]
 
@@ -121,10 +125,11 @@ class WriteAPI:
                 403,
                 "writes are disabled: no API token is configured (SYNDICATION_API_TOKEN)",
                 errors=[{"field": "Authorization", "message": "writes are disabled"}],
+                headers=UNREAD_BODY,
             )
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        challenge = {"WWW-Authenticate": 'Bearer realm="syndication"'}
+        challenge = {**UNREAD_BODY, "WWW-Authenticate": 'Bearer realm="syndication"'}
         if not header or scheme.lower() != "bearer" or not given.strip():
             raise Problem(
                 401,
@@ -149,6 +154,7 @@ class WriteAPI:
                 415,
                 f"Content-Type must be {' or '.join(sorted(allowed))}",
                 errors=[{"field": "Content-Type", "message": f"got {media or 'none'!r}"}],
+                headers=UNREAD_BODY,
             )
 
     @staticmethod
@@ -158,6 +164,7 @@ class WriteAPI:
             413,
             f"the request body exceeds {limit} bytes",
             errors=[{"field": "body", "message": f"at most {limit} bytes"}],
+            headers=UNREAD_BODY,
         )
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -179,6 +186,7 @@ class WriteAPI:
                 400,
                 "the article id in the URL is not valid",
                 errors=[{"field": "id", "message": "must be 1-64 characters of A-Z a-z 0-9 _ . -"}],
+                headers=UNREAD_BODY,
             )
         return article_id
 

@@ -1,0 +1,177 @@
+"""The catalogue of public documents: for a URL path, the document's key, what it depends on,
+and how to build it. The cache, invalidation, metrics labels and (later) the static mirror's
+file names all derive from the key.
+
+Dependency tags a document may carry, and the changes that raise them (see `change_tags`):
+  all            any visible article changed (all-news feeds, Yandex, the sitemap index)
+  news           any visible article changed (the Google News sitemap)
+  rubric:SLUG    an article in that rubric before or after the write; the rubric's own fields
+  tag:SLUG       an article with that tag before or after the write
+  month:YYYY-MM  an article published in that month (site zone) before or after the write
+  rubrics, tags  any rubric / any tag of a changed article (the rubric and tag sitemaps carry
+                 each one's newest date)
+  terms          a rubric or tag appeared or disappeared, or a rubric was edited
+  months         a month gained its first or lost its last article
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import feeds
+import sitemap
+from syndication.model import Change, Scope, ScopeKind
+from syndication.rendering import BadParameter, RenderContext, Rendered
+from syndication.timeutil import from_epoch, month_key, parse_month
+from syndication.urls import FEED_FORMATS
+
+Builder = Callable[[RenderContext], Awaitable[Rendered]]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    key: str
+    kind: str  # metrics label: feed, archive, yandex, opml, index, robots, sitemap-*
+    deps: frozenset[str]
+    build: Builder
+    gzip_only: bool = False  # the `.xml.gz` form of a sitemap: its gzip bytes as application/gzip
+
+
+_FEED = re.compile(
+    r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2}))\.(rss|atom|json)$"
+)
+_MONTH_SITEMAP = re.compile(r"^/sitemaps/articles-(\d{4}-\d{2})(?:-(\d+))?\.xml$")
+_MAX_PAGE = 1_000_000
+
+
+def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadParameter(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
+def resolve(
+    path: str, query: dict[str, str], *, feed_limit: int, max_limit: int
+) -> Document | None:
+    """The document at `path`, None when there is none; BadParameter for a bad page/limit."""
+    gz = path.endswith(".xml.gz")
+    if gz:
+        path = path[:-3]
+
+    match = _FEED.match(path)
+    if match and not gz:
+        everything, kind, slug, month, fmt = match.groups()
+        if month:
+            try:
+                parse_month(month)
+            except ValueError:
+                return None
+            scope = Scope(ScopeKind.MONTH, month)
+            deps = frozenset({f"month:{month}", "months"})
+            return Document(
+                f"feed:month:{month}:{fmt}", "archive", deps,
+                lambda ctx: feeds.build_feed(ctx, scope, fmt),
+            )  # fmt: skip
+        page = _int_param(query, "page", 1, 1, _MAX_PAGE)
+        limit = _int_param(query, "limit", feed_limit, 1, max_limit)
+        if everything:
+            scope = Scope(ScopeKind.ALL)
+            deps = frozenset({"all", "months"})  # links to the current month's archive
+        else:
+            scope = Scope(ScopeKind(kind), slug)
+            deps = frozenset({f"{kind}:{slug}"})
+        return Document(
+            f"feed:{scope.name}:{fmt}:page={page}:limit={limit}", "feed", deps,
+            lambda ctx: feeds.build_feed(ctx, scope, fmt, page=page, limit=limit),
+        )  # fmt: skip
+
+    if path == "/feeds/yandex.rss":
+        return Document("feed:yandex", "yandex", frozenset({"all"}), feeds.build_yandex)
+    if path == "/opml.xml":
+        return Document("opml", "opml", frozenset({"terms"}), feeds.build_opml)
+    if path == "/":
+        return Document("index", "index", frozenset({"terms", "months"}), feeds.build_index_page)
+    if path == "/robots.txt":
+        return Document("robots", "robots", frozenset(), _robots)
+
+    doc = _sitemap(path)
+    if doc is None:
+        return None
+    # The .xml.gz form is the same cached document, served as its gzip bytes.
+    return replace(doc, gzip_only=True) if gz else doc
+
+
+async def _robots(ctx: RenderContext) -> Rendered:
+    return sitemap.build_robots(ctx.settings)
+
+
+def _sitemap(path: str) -> Document | None:
+    if path == "/sitemap.xml":
+        return Document("sitemap:index", "sitemap-index", frozenset({"all", "terms", "months"}),
+                        sitemap.build_index)  # fmt: skip
+    if path == "/sitemaps/rubrics.xml":
+        return Document("sitemap:rubrics", "sitemap-terms", frozenset({"rubrics", "terms"}),
+                        sitemap.build_rubrics)  # fmt: skip
+    if path == "/sitemaps/tags.xml":
+        return Document("sitemap:tags", "sitemap-terms", frozenset({"tags", "terms"}),
+                        sitemap.build_tags)  # fmt: skip
+    if path == "/sitemaps/news.xml":
+        return Document("sitemap:news", "sitemap-news", frozenset({"news"}), sitemap.build_news)
+    match = _MONTH_SITEMAP.match(path)
+    if match:
+        month, part_text = match.groups()
+        try:
+            parse_month(month)
+        except ValueError:
+            return None
+        part = int(part_text) if part_text else 1
+        if part_text is not None and part < 2:
+            return None  # part 1 has no suffix; "-1" and "-0" are not URLs of ours
+        return Document(
+            f"sitemap:month:{month}:{part}", "sitemap-month", frozenset({f"month:{month}"}),
+            lambda ctx: sitemap.build_month(ctx, month, part),
+        )  # fmt: skip
+    return None
+
+
+def change_tags(change: Change, zone: Any) -> set[str]:
+    """The dependency tags one row of the change log raises."""
+    if change.kind == "terms":
+        flipped = change.after or {}
+        tags = set()
+        if flipped.get("rubrics") or flipped.get("tags"):
+            tags.add("terms")
+        if flipped.get("months"):
+            tags.add("months")
+        return tags
+    if change.kind == "rubric":
+        return {f"rubric:{change.key}", "rubrics", "terms"}
+    tags = set()
+    for state in (change.before, change.after):
+        if not state or state.get("status") != "published":
+            continue  # drafts are nowhere, so a draft's placement affects nothing
+        tags.update(("all", "news"))
+        if state["rubrics"]:
+            tags.add("rubrics")
+            tags.update(f"rubric:{r}" for r in state["rubrics"])
+        if state["tags"]:
+            tags.add("tags")
+            tags.update(f"tag:{t}" for t in state["tags"])
+        tags.add(f"month:{month_key(from_epoch(state['published_at']), zone)}")
+    return tags
+
+
+def all_tags(changes: Iterable[Change], zone: Any) -> set[str]:
+    tags: set[str] = set()
+    for change in changes:
+        tags |= change_tags(change, zone)
+    return tags
+
+
+__all__ = ["FEED_FORMATS", "Document", "all_tags", "change_tags", "resolve"]

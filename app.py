@@ -16,18 +16,17 @@ from starlette.routing import Route
 from syndication.api import WriteAPI
 from syndication.cache import DocumentCache
 from syndication.config import Settings
-from syndication.documents import resolve
+from syndication.documents import Document, resolve
 from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
 from syndication.notify import Notifier
 from syndication.problems import Problem
-from syndication.rendering import BadParameter
-from syndication.serving import respond
+from syndication.serving import DocumentServer
 from syndication.store import Store, StoreError, make_store
 
 log = logging.getLogger("syndication")
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, store: Store | None = None) -> DocumentServer:
     settings = settings or Settings.load()
     store = store or make_store(settings)
     metrics = Metrics()
@@ -41,28 +40,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await cache.sync()
 
     api = WriteAPI(settings, store, on_write=after_write)
-
-    async def document(request: Request) -> Response:
-        path = request.scope["path"]
-        if path.startswith("/api/"):
-            raise Problem(404, f"no API endpoint {path}")
-        try:
-            doc = resolve(
-                path,
-                dict(request.query_params),
-                feed_limit=settings.feed_limit,
-                max_limit=settings.feed_max_limit,
-            )
-        except BadParameter as exc:
-            metrics.request("bad-request", 400)
-            return PlainTextResponse(f"{exc}\n", status_code=400)
-        if doc is None:
-            metrics.request("unknown", 404)
-            return PlainTextResponse("not found\n", status_code=404)
-        entry = await cache.get(doc)
-        response = respond(request.method, request.headers, entry, gzip_only=doc.gzip_only)
-        metrics.request(doc.kind, response.status_code)
-        return response
 
     async def healthz(request: Request) -> Response:
         try:
@@ -112,7 +89,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *api.routes(),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/{path:path}", document, methods=["GET", "HEAD"]),
     ]
     app = Starlette(
         routes=routes,
@@ -125,6 +101,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             Exception: on_crash,
         },
     )
-    app.state.cache = cache
-    app.state.metrics = metrics
-    return app
+
+    def resolver(path: str, query: dict[str, str]) -> Document | None:
+        return resolve(
+            path, query, feed_limit=settings.feed_limit, max_limit=settings.feed_max_limit
+        )
+
+    # Public documents take the short path; the API, health and metrics go through Starlette.
+    return DocumentServer(app, cache, metrics, resolver)

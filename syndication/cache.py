@@ -18,9 +18,10 @@ import logging
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import brotli
 
@@ -61,6 +62,8 @@ class Entry:
     last_modified_http: str
     change_id: int  # every change up to this id was applied when the render started
     expires: float  # epoch seconds; +inf when only a write can change it
+    # Prepared header lists and bodies per content coding, built on first use by serving.py.
+    variants: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import gzip
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from syndication.cache import GZIP_LEVEL, Entry
+from syndication.cache import GZIP_LEVEL, DocumentCache, Entry
+from syndication.documents import Document
+from syndication.metrics import Metrics
+from syndication.rendering import BadParameter
+
+log = logging.getLogger("syndication.serving")
 
 CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=300"
 _VARY = (b"vary", b"Accept-Encoding")
@@ -86,44 +96,170 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     return last_modified <= since
 
 
-def respond(method: str, headers: Headers, entry: Entry, *, gzip_only: bool = False) -> Response:
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """One content coding of a cached document, with its answers ready to send."""
+
+    etag: str
+    body: bytes
+    headers: list[tuple[bytes, bytes]]  # for 200 (and HEAD)
+    not_modified: list[tuple[bytes, bytes]]  # for 304
+
+
+def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False) -> Representation:
+    name = "gz-only" if gzip_only else (coding or "identity")
+    ready: Representation | None = entry.variants.get(name)
+    if ready is not None:
+        return ready
     if gzip_only:
         body = entry.gzip or gzip.compress(entry.body, compresslevel=GZIP_LEVEL, mtime=0)
-        media_type, encoding = "application/gzip", None
-        etag = f'"{entry.etag}-gz"'
+        media_type, etag = "application/gzip", f'"{entry.etag}-gz"'
     else:
-        encoding = choose_encoding(
-            headers.get("accept-encoding"), br=entry.br is not None, gz=entry.gzip is not None
-        )
-        body = (
-            entry.body
-            if encoding is None
-            else (entry.br if encoding == "br" else entry.gzip) or b""
-        )
-        media_type = entry.media_type
-        etag = f'"{entry.etag}{_SUFFIX.get(encoding or "", "")}"'
-
+        body = entry.body if coding is None else (entry.br if coding == "br" else entry.gzip) or b""
+        media_type, etag = entry.media_type, f'"{entry.etag}{_SUFFIX.get(coding or "", "")}"'
     validators = [
         (b"etag", etag.encode()),
         (b"last-modified", entry.last_modified_http.encode()),
         (b"cache-control", CACHE_CONTROL),
         _VARY,
     ]
-    if entry.status == 200:
-        inm = headers.get("if-none-match")
-        if inm is not None:
-            if _etag_matches(inm, entry.etag):
-                return PreparedResponse(304, validators, b"")
-        else:
-            ims = headers.get("if-modified-since")
-            if ims is not None and _not_modified_since(ims, entry.last_modified):
-                return PreparedResponse(304, validators, b"")
-
-    raw = [
+    headers = [
         (b"content-type", media_type.encode()),
         (b"content-length", str(len(body)).encode()),
         *validators,
     ]
-    if encoding is not None:
-        raw.append((b"content-encoding", encoding.encode()))
-    return PreparedResponse(entry.status, raw, b"" if method == "HEAD" else body)
+    if coding is not None and not gzip_only:
+        headers.append((b"content-encoding", coding.encode()))
+    ready = Representation(etag, body, headers, validators)
+    entry.variants[name] = ready
+    return ready
+
+
+def answer(
+    method: str,
+    entry: Entry,
+    *,
+    accept_encoding: str | None,
+    if_none_match: str | None,
+    if_modified_since: str | None,
+    gzip_only: bool = False,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """(status, headers, body) for a GET or HEAD of a cached document."""
+    coding = None
+    if not gzip_only:
+        coding = choose_encoding(
+            accept_encoding, br=entry.br is not None, gz=entry.gzip is not None
+        )
+    rep = representation(entry, coding, gzip_only=gzip_only)
+    if entry.status == 200:
+        if if_none_match is not None:
+            if _etag_matches(if_none_match, entry.etag):
+                return 304, rep.not_modified, b""
+        elif if_modified_since is not None and _not_modified_since(
+            if_modified_since, entry.last_modified
+        ):
+            return 304, rep.not_modified, b""
+    return entry.status, rep.headers, b"" if method == "HEAD" else rep.body
+
+
+def respond(method: str, headers: Headers, entry: Entry, *, gzip_only: bool = False) -> Response:
+    status, raw, body = answer(
+        method,
+        entry,
+        accept_encoding=headers.get("accept-encoding"),
+        if_none_match=headers.get("if-none-match"),
+        if_modified_since=headers.get("if-modified-since"),
+        gzip_only=gzip_only,
+    )
+    return PreparedResponse(status, raw, body)
+
+
+_PLAIN = b"text/plain; charset=utf-8"
+
+
+class DocumentServer:
+    """The read path as a bare ASGI app in front of Starlette: a cached document costs a dict
+    lookup, a counter read and two `send` calls. Anything that is not a public document (the API,
+    /healthz, /metrics, lifespan) goes to `fallback`."""
+
+    def __init__(
+        self,
+        fallback: ASGIApp,
+        cache: DocumentCache,
+        metrics: Metrics,
+        resolve: Callable[[str, dict[str, str]], Document | None],
+    ) -> None:
+        self.fallback = fallback
+        self.cache = cache
+        self.metrics = metrics
+        self.resolve = resolve
+        # (path, query) → document: resolving costs more than serving a cached hit.
+        self._documents: dict[tuple[str, bytes], Document | None] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_NOT_DOCUMENTS):
+            await self.fallback(scope, receive, send)
+            return
+        try:
+            await self._serve(scope, send)
+        except Exception:
+            # Never a traceback to the client; the log has it.
+            log.exception("error serving %s", scope["path"])
+            self.metrics.request("error", 500)
+            await _plain(send, 500, b"internal error; it has been logged\n")
+
+    async def _serve(self, scope: Scope, send: Send) -> None:
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            self.metrics.request("method", 405)
+            await _plain(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")])
+            return
+        path, query = scope["path"], scope["query_string"]
+        key = (path, query)
+        if key in self._documents:
+            doc = self._documents[key]
+        else:
+            try:
+                doc = self.resolve(path, _query(query))
+            except BadParameter as exc:
+                self.metrics.request("bad-request", 400)
+                await _plain(send, 400, f"{exc}\n".encode())
+                return
+            if len(self._documents) < 10_000:  # only a flood of distinct URLs reaches this bound
+                self._documents[key] = doc
+        if doc is None:
+            self.metrics.request("unknown", 404)
+            await _plain(send, 404, b"not found\n")
+            return
+        accept = inm = ims = None
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept = value.decode("latin-1")
+            elif name == b"if-none-match":
+                inm = value.decode("latin-1")
+            elif name == b"if-modified-since":
+                ims = value.decode("latin-1")
+        entry = await self.cache.get(doc)
+        status, headers, body = answer(
+            method, entry, accept_encoding=accept, if_none_match=inm, if_modified_since=ims,
+            gzip_only=doc.gzip_only,
+        )  # fmt: skip
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self.metrics.request(doc.kind, status)
+
+
+_NOT_DOCUMENTS = ("/api/", "/healthz", "/metrics")
+
+
+def _query(raw: bytes) -> dict[str, str]:
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
+
+
+async def _plain(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", _PLAIN), (b"content-length", str(len(body)).encode()),
+               *(extra or [])]  # fmt: skip
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -68,7 +68,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def renders_after(client: TestClient, action: Any, gone: frozenset[str] = frozenset()) -> set[str]:
-    cache: DocumentCache = client.app.state.cache  # type: ignore[attr-defined]
+    cache: DocumentCache = client.app.cache  # type: ignore[attr-defined]
     for path in DOCUMENTS:
         assert client.get(path).status_code == 200, path
     before = dict(cache.render_counts)
@@ -276,3 +276,23 @@ def test_errors_are_short_and_never_500(server: Server) -> None:
             r = c.get(path)
             assert r.status_code == status, path
             assert len(r.content) < 300
+
+
+def test_metrics_and_health(server: Server) -> None:
+    _seed_once(server)
+    with server.client() as c:
+        assert c.get("/healthz").text == "ok\n"
+        c.get("/feeds/tag/finansy.atom")
+        c.get("/feeds/tag/finansy.atom")
+        c.get("/feeds/rubric/nope.rss")
+        c.put("/api/articles/a2", json=payload("a2", title="Метрики", rubrics=["ekonomika"],
+                                                tags=["Финансы"]))  # fmt: skip
+        c.get("/feeds/tag/finansy.atom")
+        text = c.get("/metrics").text
+    assert 'syndication_requests_total{route="feed",status="200"}' in text
+    assert 'syndication_requests_total{route="feed",status="404"}' in text
+    assert 'syndication_cache_total{kind="feed",result="hit"}' in text
+    assert 'syndication_cache_total{kind="feed",result="render"}' in text
+    assert 'syndication_render_seconds_bucket{kind="feed",le="0.05"}' in text
+    assert re.search(r'syndication_invalidations_total\{kind="feed"\} [1-9]', text)
+    assert "syndication_cached_documents" in text

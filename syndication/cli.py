@@ -1,4 +1,4 @@
-"""`syndication serve | import | demo`: the command line."""
+"""`syndication serve | import | demo | outbox`: the command line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from syndication.demo import RUBRICS
 from syndication.demo import articles as demo_articles
 from syndication.ingest import FieldError, InvalidPayload, parse_article, validate_article
 from syndication.model import ALL_NEWS, ArticleIn, Rubric, WriteResult
+from syndication.notify import report
+from syndication.notify.outbox import Outbox
+from syndication.notify.targets import configured_targets
 from syndication.store import Store, make_store
 from syndication.timeutil import FAR_FUTURE, utcnow
 
@@ -176,7 +179,15 @@ async def _with_store(settings: Settings, job: str, args: argparse.Namespace) ->
     store = make_store(settings)
     await store.open()
     try:
+        if job == "outbox":
+            print(report.render(await report.pending(settings, store)))
+            return 0
         if job == "import":
+            # The next server delivers what this import writes: make sure each configured push
+            # target's cursor exists before the first line is stored (a new cursor starts at the
+            # end of the change log).
+            for target in configured_targets(settings):
+                await Outbox(store, target).cursor()
             if args.file == "-":
                 summary = await import_ndjson(
                     store, sys.stdin.buffer, settings, atomic=args.atomic, quiet=args.quiet
@@ -231,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write the synthetic demo data set")
     demo.add_argument("--articles", type=int, default=600)
     demo.add_argument("--if-empty", action="store_true", help="only when the store has no articles")
+
+    sub.add_parser("outbox", help="push notifications still to deliver, per target")
     return parser
 
 

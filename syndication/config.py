@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "SYNDICATION_"
+_INDEXNOW_KEY = re.compile(r"[a-zA-Z0-9-]{8,128}")
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
@@ -38,6 +40,14 @@ class Settings:
     websub_hub: str | None = None
     indexnow_endpoint: str | None = None
     indexnow_key: str | None = None
+    # Push delivery (syndication/notify): a burst of writes within the debounce window goes out
+    # as one batch; failures retry with exponential backoff (base doubling up to the cap, with
+    # jitter) until max attempts, then the batch is dropped and logged.
+    notify_debounce_seconds: float = 2.0
+    notify_timeout: float = 10.0
+    notify_max_attempts: int = 10
+    notify_backoff_seconds: float = 1.0
+    notify_backoff_max_seconds: float = 600.0
 
     @property
     def site(self) -> str:
@@ -98,6 +108,15 @@ class Settings:
             raise ConfigError(f"{PREFIX}FEED_LIMIT must be between 1 and {self.feed_max_limit}")
         if bool(self.indexnow_endpoint) != bool(self.indexnow_key):
             raise ConfigError(f"{PREFIX}INDEXNOW_ENDPOINT and {PREFIX}INDEXNOW_KEY go together")
+        # IndexNow's rule for keys; it also keeps the key file's URL path plain.
+        if self.indexnow_key and not _INDEXNOW_KEY.fullmatch(self.indexnow_key):
+            raise ConfigError(f"{PREFIX}INDEXNOW_KEY must be 8-128 of [a-zA-Z0-9-]")
+        for name in ("notify_debounce_seconds", "notify_backoff_seconds"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{PREFIX}{name.upper()} must not be negative")
+        for name in ("notify_timeout", "notify_max_attempts", "notify_backoff_max_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -115,6 +134,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _convert(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         return str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{PREFIX}{key.upper()} must be a number, got {value!r}") from exc
     if isinstance(default, int):
         try:
             return int(value)

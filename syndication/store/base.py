@@ -6,6 +6,7 @@ SQLite implements it today; a PostgreSQL implementation can follow without touch
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +26,23 @@ from syndication.model import (
 
 class StoreError(RuntimeError):
     """The store could not complete an operation (I/O, corruption, constraint)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCursor:
+    """How far one push target (WebSub hub, IndexNow endpoint) has got through the change log.
+
+    Every change with id <= `change_id` has been acknowledged by the target (or dropped after a
+    4xx or too many attempts); the changes after it are pending. `attempts`, `next_attempt_at`
+    (epoch seconds) and `last_error` describe the failing batch right after the cursor.
+    """
+
+    target: str
+    change_id: int
+    attempts: int = 0
+    next_attempt_at: float | None = None
+    last_error: str | None = None
+    updated_at: float = 0.0
 
 
 class Store(Protocol):
@@ -135,4 +153,16 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreError when the store cannot answer."""
+        ...
+
+    # --- push-notification delivery cursors (syndication/notify) --------------------------------
+    async def delivery_cursor(self, target: str, *, create: bool = True) -> DeliveryCursor | None:
+        """The target's cursor; with `create`, a new target starts at the end of the change log
+        (history is not replayed to a newly configured endpoint)."""
+        ...
+
+    async def delivery_cursors(self) -> list[DeliveryCursor]: ...
+
+    async def save_delivery_cursor(self, cursor: DeliveryCursor) -> None:
+        """Store the cursor; its change id never moves backwards."""
         ...

@@ -85,6 +85,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_by_due ON outbox (due_at);
     CREATE INDEX articles_by_modified ON articles (modified_at);
     """,
+    # 3: push-notification delivery cursors. The change log is the durable queue (written in the
+    # write's own transaction); each target keeps here the last change id its endpoint
+    # acknowledged, and the retry state of the batch after it. (v2's `outbox` stays unused.)
+    """
+    CREATE TABLE delivery_cursors (
+        target          TEXT PRIMARY KEY,
+        change_id       INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        last_error      TEXT,
+        updated_at      REAL NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -38,7 +38,7 @@ from syndication.model import (
     WriteResult,
 )
 from syndication.slugs import slugify, with_suffix
-from syndication.store.base import StoreError
+from syndication.store.base import DeliveryCursor, StoreError
 from syndication.store.counter import ChangeCounter
 from syndication.store.migrations import migrate
 from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
@@ -797,6 +797,44 @@ class SQLiteStore:
                 )
                 for r in await cur.fetchall()
             ]
+
+    # --- push-notification delivery cursors ---------------------------------------------------
+    async def delivery_cursor(self, target: str, *, create: bool = True) -> DeliveryCursor | None:
+        if create:
+            async with self._transaction() as db:
+                # Inside the write transaction, so no change can slip between "the end of the
+                # log" and the new cursor.
+                await db.execute(
+                    "INSERT INTO delivery_cursors (target, change_id, updated_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT (target) DO NOTHING",
+                    (target, await self._last_id(db), time.time()),
+                )
+        async with self._r.execute(
+            f"SELECT {_CURSOR_COLUMNS} FROM delivery_cursors WHERE target = ?", (target,)
+        ) as cur:
+            row = await cur.fetchone()
+        return DeliveryCursor(*row) if row else None
+
+    async def delivery_cursors(self) -> list[DeliveryCursor]:
+        async with self._r.execute(
+            f"SELECT {_CURSOR_COLUMNS} FROM delivery_cursors ORDER BY target"
+        ) as cur:
+            return [DeliveryCursor(*row) for row in await cur.fetchall()]
+
+    async def save_delivery_cursor(self, cursor: DeliveryCursor) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO delivery_cursors (target, change_id, attempts, next_attempt_at,"
+                " last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE"
+                " SET change_id = max(change_id, excluded.change_id), attempts = excluded.attempts,"
+                " next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error,"
+                " updated_at = excluded.updated_at",
+                (cursor.target, cursor.change_id, cursor.attempts, cursor.next_attempt_at,
+                 cursor.last_error, time.time()),
+            )  # fmt: skip
+
+
+_CURSOR_COLUMNS = "target, change_id, attempts, next_attempt_at, last_error, updated_at"
 
 
 def _dump(value: Any) -> str | None:

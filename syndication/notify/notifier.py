@@ -1,0 +1,209 @@
+"""The background task that delivers: leader election, debounce, batches, retries.
+
+The write path only calls `wake()` (sets an asyncio.Event: no I/O, no await), so delivery can
+never slow down or fail a write. Writes made by other processes (other workers, `syndication
+import`) are noticed through the store's shared change counter, polled as a memory read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from syndication.config import Settings
+from syndication.notify.delivery import Verdict, backoff, send
+from syndication.notify.leader import LeaderLock
+from syndication.notify.metrics import NotifyMetrics
+from syndication.notify.outbox import Outbox
+from syndication.notify.targets import Target, configured_targets
+from syndication.store.base import DeliveryCursor, Store
+
+if TYPE_CHECKING:  # only its registry is used here
+    from syndication.metrics import Metrics
+
+log = logging.getLogger("syndication.notify")
+
+USER_AGENT = "syndication-notify/0.1"
+
+
+def lock_path(db: str) -> Path:
+    path = Path(db)
+    return path.with_name(path.name + "-notify.lock")
+
+
+class Notifier:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        *,
+        poll_seconds: float = 0.5,
+        leader_retry_seconds: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.targets = configured_targets(settings)
+        self.metrics = NotifyMetrics(metrics.registry)
+        # How often the deliverer looks at the shared change counter for other processes'
+        # writes, and how often a non-delivering worker tries to take over.
+        self.poll_seconds = poll_seconds
+        self.leader_retry_seconds = leader_retry_seconds
+        self.rng = rng or random.Random()
+        self._lock = LeaderLock(lock_path(settings.db))
+        self._workers: list[_TargetWorker] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if not self.targets:
+            return
+        # Every worker makes sure the cursors exist before the server takes its first write, so
+        # that no write can fall before a newly configured target's starting point.
+        for target in self.targets:
+            await Outbox(self.store, target).cursor()
+        self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._workers = []
+        self._lock.release()
+        self.metrics.leader.set(0)
+
+    def wake(self) -> None:
+        """Called right after a write committed in this process."""
+        for worker in self._workers:
+            worker.wake()
+
+    @property
+    def delivering(self) -> bool:
+        return self._lock.held
+
+    async def _run(self) -> None:
+        # Polled: the lock's holder may be another process, which can signal no Event here.
+        while not self._lock.try_acquire():  # noqa: ASYNC110
+            await asyncio.sleep(self.leader_retry_seconds)
+        log.info("process %d delivers push notifications to %s", os.getpid(),
+                 ", ".join(t.name for t in self.targets))  # fmt: skip
+        self.metrics.leader.set(1)
+        async with httpx.AsyncClient(
+            timeout=self.settings.notify_timeout,
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT},
+        ) as client:
+            self._workers = [_TargetWorker(self, target, client) for target in self.targets]
+            # One task per target: a hub that is down does not hold back IndexNow, or back.
+            async with asyncio.TaskGroup() as group:
+                for worker in self._workers:
+                    group.create_task(worker.run(), name=f"notify {worker.target.kind}")
+
+
+class _TargetWorker:
+    def __init__(self, owner: Notifier, target: Target, client: httpx.AsyncClient) -> None:
+        self.owner = owner
+        self.settings = owner.settings
+        self.store = owner.store
+        self.target = target
+        self.outbox = Outbox(owner.store, target)
+        self.client = client
+        self.metrics = owner.metrics
+        self.label = target.kind
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def run(self) -> None:
+        cursor: DeliveryCursor | None = None
+        while True:
+            try:
+                if cursor is None:
+                    cursor = await self.outbox.cursor()
+                cursor = await self._step(cursor)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The store or a bug: never let the task die silently; start over from the
+                # durable cursor after a pause.
+                log.exception("%s: delivery loop error; retrying", self.target.name)
+                cursor = None
+                await asyncio.sleep(max(1.0, self.owner.poll_seconds))
+
+    def _depth(self, cursor: DeliveryCursor) -> None:
+        self.metrics.depth.labels(self.label).set(
+            max(0, self.store.change_hint() - cursor.change_id)
+        )
+
+    async def _step(self, cursor: DeliveryCursor) -> DeliveryCursor:
+        self._depth(cursor)
+        if cursor.next_attempt_at is not None:
+            # A failed batch waits for its time; writes meanwhile join it when it is rebuilt.
+            delay = cursor.next_attempt_at - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        else:
+            self._woken.clear()
+            if self.store.change_hint() <= cursor.change_id:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), self.owner.poll_seconds)
+                return cursor
+            # Debounce: let the burst of writes finish, then send it all at once.
+            await asyncio.sleep(self.settings.notify_debounce_seconds)
+        return await self._drain(cursor)
+
+    async def _drain(self, cursor: DeliveryCursor) -> DeliveryCursor:
+        """Send every pending batch; stop at the first one that must wait for a retry."""
+        while True:
+            batch = await self.outbox.next_batch(cursor.change_id)
+            if batch is None:
+                if cursor.next_attempt_at is not None:  # nothing left to retry
+                    cursor = await self.outbox.settle(cursor)
+                self._depth(cursor)
+                return cursor
+            if not batch.urls:  # drafts, 'terms' rows…: nothing to announce
+                cursor = await self.outbox.acknowledge(cursor, batch)
+                continue
+            outcome = await send(self.client, self.target.request(batch.urls))
+            span = f"changes {batch.after + 1}-{batch.last_change_id}"
+            if outcome.verdict is Verdict.DELIVERED:
+                self.metrics.deliveries.labels(self.label).inc()
+                self.metrics.urls.labels(self.label).inc(len(batch.urls))
+                log.info("%s: delivered %d URLs (%s): %s", self.target.name, len(batch.urls),
+                         span, outcome.detail)  # fmt: skip
+                cursor = await self.outbox.acknowledge(cursor, batch)
+                continue
+            self.metrics.failures.labels(self.label, outcome.reason).inc()
+            attempts = cursor.attempts + 1
+            if outcome.verdict is Verdict.DROP or attempts >= self.settings.notify_max_attempts:
+                why = "refused" if outcome.verdict is Verdict.DROP else f"{attempts} attempts"
+                log.error("%s: dropped %d URLs (%s) after %s: %s", self.target.name,
+                          len(batch.urls), span, why, outcome.detail)  # fmt: skip
+                self.metrics.dropped.labels(self.label).inc()
+                cursor = await self.outbox.drop(cursor, batch, outcome.detail)
+                continue
+            delay = backoff(
+                attempts,
+                self.settings.notify_backoff_seconds,
+                self.settings.notify_backoff_max_seconds,
+                self.owner.rng,
+            )
+            if outcome.retry_after is not None:
+                delay = max(delay, outcome.retry_after)  # never sooner than the endpoint asked
+            log.warning("%s: attempt %d failed (%s): %s; next in %.1f s", self.target.name,
+                        attempts, span, outcome.detail, delay)  # fmt: skip
+            self.metrics.retries.labels(self.label).inc()
+            return await self.outbox.retry_later(
+                cursor, attempts=attempts, at=time.time() + delay, error=outcome.detail
+            )

@@ -1,0 +1,126 @@
+"""The durable queue of one target: the change log after the target's delivery cursor.
+
+Nothing is written on the write path: the change log row, committed in the write's own
+transaction, *is* the outbox entry. Delivering a batch moves the cursor past it, and only after
+the endpoint acknowledged it, so a crash between sending and moving resends the batch (delivery is
+at least once) and a crash anywhere else loses nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from syndication.notify.targets import Target
+from syndication.store.base import DeliveryCursor, Store
+
+# Change-log rows read per query while a batch is assembled.
+PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    after: int  # the cursor the batch starts after
+    last_change_id: int  # where the cursor moves once the batch is acknowledged
+    urls: list[str]  # each once, in the order the changes named them
+    changes: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What `syndication outbox` shows for one target."""
+
+    target: str
+    configured: bool
+    cursor: DeliveryCursor | None
+    changes: int
+    urls: int
+    oldest: datetime | None
+
+
+class Outbox:
+    def __init__(self, store: Store, target: Target) -> None:
+        self.store = store
+        self.target = target
+
+    async def cursor(self) -> DeliveryCursor:
+        cursor = await self.store.delivery_cursor(self.target.name, create=True)
+        assert cursor is not None
+        return cursor
+
+    async def next_batch(self, after: int) -> Batch | None:
+        """The changes after `after` whose URLs fit one request; None when there are none.
+
+        A batch ends at a change boundary, so that the cursor can say exactly what was sent.
+        """
+        urls: dict[str, None] = {}
+        last, count, oldest = after, 0, None
+        while True:
+            changes = await self.store.changes_since(last, limit=PAGE)
+            for change in changes:
+                new = [u for u in self.target.urls(change) if u not in urls]
+                if urls and len(urls) + len(new) > self.target.max_urls:
+                    return Batch(after, last, list(urls), count, oldest)
+                urls.update(dict.fromkeys(new))
+                last, count = change.id, count + 1
+                oldest = oldest or change.at
+            if len(changes) < PAGE:
+                break
+        if last == after:
+            return None
+        return Batch(after, last, list(urls), count, oldest)
+
+    async def acknowledge(self, cursor: DeliveryCursor, batch: Batch) -> DeliveryCursor:
+        return await self._save(
+            replace(
+                cursor,
+                change_id=batch.last_change_id,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+            )
+        )
+
+    async def drop(self, cursor: DeliveryCursor, batch: Batch, error: str) -> DeliveryCursor:
+        """Move past a batch the endpoint will never take; the error stays on show."""
+        return await self._save(
+            replace(
+                cursor,
+                change_id=batch.last_change_id,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=f"dropped: {error}",
+            )
+        )
+
+    async def retry_later(
+        self, cursor: DeliveryCursor, *, attempts: int, at: float, error: str
+    ) -> DeliveryCursor:
+        # Persisted, so a restart keeps honouring the endpoint's Retry-After and the backoff.
+        return await self._save(
+            replace(cursor, attempts=attempts, next_attempt_at=at, last_error=error)
+        )
+
+    async def settle(self, cursor: DeliveryCursor) -> DeliveryCursor:
+        """Forget a retry when nothing is pending any more."""
+        return await self._save(replace(cursor, attempts=0, next_attempt_at=None))
+
+    async def _save(self, cursor: DeliveryCursor) -> DeliveryCursor:
+        cursor = replace(cursor, updated_at=time.time())
+        await self.store.save_delivery_cursor(cursor)
+        return cursor
+
+    async def pending(self, cursor: DeliveryCursor) -> tuple[int, int, datetime | None]:
+        """(changes, distinct URLs, oldest change time) after the cursor."""
+        urls: set[str] = set()
+        last, count, oldest = cursor.change_id, 0, None
+        while True:
+            changes = await self.store.changes_since(last, limit=PAGE)
+            for change in changes:
+                urls.update(self.target.urls(change))
+                last, count = change.id, count + 1
+                oldest = oldest or change.at
+            if len(changes) < PAGE:
+                return count, len(urls), oldest

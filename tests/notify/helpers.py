@@ -1,0 +1,105 @@
+"""Shared pieces of the notify tests: settings pointing at a pytest-httpserver, articles, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pytest_httpserver import HTTPServer
+from werkzeug import Request
+
+from syndication.config import Settings
+from syndication.ingest import validate_article
+from syndication.store import SQLiteStore
+from syndication.store.base import DeliveryCursor
+
+KEY = "0123456789abcdef"
+FEEDS = "https://feeds.example.ru"  # public_url of the `settings` fixture
+
+
+def notify_settings(
+    settings: Settings, server: HTTPServer, *, hub: bool = True, indexnow: bool = True, **kw: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "notify_debounce_seconds": 0.1,
+        "notify_backoff_seconds": 0.2,
+        "notify_timeout": 2.0,
+    }
+    if hub:
+        values["websub_hub"] = server.url_for("/hub")
+    if indexnow:
+        values["indexnow_endpoint"] = server.url_for("/indexnow")
+        values["indexnow_key"] = KEY
+    values.update(kw)
+    return replace(settings, **values)
+
+
+def payload(
+    rubrics: list[str], tags: list[str], *, url: str | None = None, status: str = "published"
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Новость",
+        "published_at": "2025-12-10T18:08:00+03:00",
+        "rubrics": rubrics,
+        "tags": tags,
+        "status": status,
+    }
+    if url:
+        body["url"] = url
+    return body
+
+
+async def put(store: SQLiteStore, settings: Settings, article_id: str, body: dict[str, Any]) -> int:
+    result = await store.put_articles([validate_article(body, settings, article_id=article_id)])
+    return result.change_id
+
+
+def hub_urls(request: Request) -> list[str]:
+    assert request.form.getlist("hub.mode") == ["publish"]
+    return request.form.getlist("hub.url")
+
+
+def indexnow_body(request: Request) -> dict[str, Any]:
+    body = orjson.loads(request.get_data())
+    assert isinstance(body, dict)
+    return body
+
+
+def requests_to(server: HTTPServer, path: str) -> list[Request]:
+    return [request for request, _ in server.log if request.path == path]
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def feeds(scope: str) -> list[str]:
+    return [f"{FEEDS}/feeds/{scope}.{fmt}" for fmt in ("rss", "atom", "json")]
+
+
+ALL = [*feeds("all"), f"{FEEDS}/feeds/yandex.rss"]
+
+
+def cursor_of(db: Path, target: str) -> DeliveryCursor:
+    """The target's cursor read straight from the file: a sync predicate for `wait_for`."""
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(
+            "SELECT target, change_id, attempts, next_attempt_at, last_error, updated_at"
+            " FROM delivery_cursors WHERE target = ?",
+            (target,),
+        ).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, f"no cursor for {target}"
+    return DeliveryCursor(*row)

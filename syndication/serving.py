@@ -179,8 +179,8 @@ _PLAIN = b"text/plain; charset=utf-8"
 
 class DocumentServer:
     """The read path as a bare ASGI app in front of Starlette: a cached document costs a dict
-    lookup, a counter read and two `send` calls. Anything that is not a public document (the API,
-    /healthz, /metrics, lifespan) goes to `fallback`."""
+    lookup, a counter read and two `send` calls. Anything that is not a GET or HEAD of a public
+    document (the API, /healthz, /metrics, lifespan, unknown paths) goes to `fallback`."""
 
     def __init__(
         self,
@@ -201,18 +201,17 @@ class DocumentServer:
             await self.fallback(scope, receive, send)
             return
         try:
-            await self._serve(scope, send)
+            await self._serve(scope, receive, send)
         except Exception:
             # Never a traceback to the client; the log has it.
             log.exception("error serving %s", scope["path"])
             self.metrics.request("error", 500)
             await _plain(send, 500, b"internal error; it has been logged\n")
 
-    async def _serve(self, scope: Scope, send: Send) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method not in ("GET", "HEAD"):
-            self.metrics.request("method", 405)
-            await _plain(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")])
+            await self.fallback(scope, receive, send)  # 404/405 as Starlette answers them
             return
         path, query = scope["path"], scope["query_string"]
         key = (path, query)
@@ -228,8 +227,8 @@ class DocumentServer:
             if len(self._documents) < 10_000:  # only a flood of distinct URLs reaches this bound
                 self._documents[key] = doc
         if doc is None:
-            self.metrics.request("unknown", 404)
-            await _plain(send, 404, b"not found\n")
+            # Not a document: other routes (the IndexNow key file) or Starlette's 404.
+            await self.fallback(scope, receive, send)
             return
         accept = inm = ims = None
         for name, value in scope["headers"]:

@@ -35,6 +35,7 @@ from sitemap.index import children
 from syndication.config import Settings
 from syndication.rendering import RenderContext
 from syndication.store import SQLiteStore
+from syndication.store.sqlite import escaped_size
 from syndication.timeutil import month_bounds, shift_month
 from syndication.urls import rubric_page, tag_page
 
@@ -90,15 +91,16 @@ def build_store(path: Path, articles: int, months: int) -> None:
             image = f"https://example.ru/upload/{i % 997}/{i}.jpg" if i % 3 else None
             caption = f"Фото пресс-службы № {i}" if i % 3 == 1 else None
             updated = published + 3600 if i % 5 == 0 else None
-            rows.append((f"a{i}", f"Новость номер {i}", f"https://example.ru/novosti/{i}/",
-                         published, updated, image, caption, published))  # fmt: skip
+            url = f"https://example.ru/novosti/{i}/"
+            rows.append((f"a{i}", f"Новость номер {i}", url, published, updated, image, caption,
+                         published, escaped_size(url, image or "", caption or "")))  # fmt: skip
             rubric_links.append((f"a{i}", f"rubric_{i % RUBRICS}", published))
             tags = rng.sample(range(TAGS), 2)
             tag_links += [(f"a{i}", t, n, published) for n, t in enumerate(tags)]
         conn.executemany(
             "INSERT INTO articles (id, title, url, published_at, updated_at, image_url,"
-            " image_caption, status, modified_at, raw)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'published', ?, '{}')",
+            " image_caption, status, modified_at, raw, sitemap_bytes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'published', ?, '{}', ?)",
             rows,
         )
         conn.executemany(

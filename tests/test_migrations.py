@@ -60,6 +60,12 @@ async def test_first_version_file_upgrades_in_place(settings: Settings, tmp_path
     assert current_version(conn) == LATEST
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "outbox" in tables
+    # Step 4 computed the sitemap size bound of the existing row as the write path would.
+    from syndication.store.sqlite import escaped_size
+
+    assert conn.execute("SELECT sitemap_bytes FROM articles").fetchone()[0] == escaped_size(
+        "https://example.ru/n/1/", "https://example.ru/i.jpg", "Фото"
+    )
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     conn.close()

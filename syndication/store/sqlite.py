@@ -48,19 +48,28 @@ _ARTICLE_COLUMNS = (
     "image_type, image_length, image_caption, status, modified_at"
 )
 _UPSERT_ARTICLE = f"""
-INSERT INTO articles ({_ARTICLE_COLUMNS}, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO articles ({_ARTICLE_COLUMNS}, raw, sitemap_bytes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     title = excluded.title, url = excluded.url, summary = excluded.summary,
     content_html = excluded.content_html, published_at = excluded.published_at,
     updated_at = excluded.updated_at, author = excluded.author, image_url = excluded.image_url,
     image_type = excluded.image_type, image_length = excluded.image_length,
     image_caption = excluded.image_caption, status = excluded.status,
-    modified_at = excluded.modified_at, raw = excluded.raw
+    modified_at = excluded.modified_at, raw = excluded.raw,
+    sitemap_bytes = excluded.sitemap_bytes
 """
 # SQLite's default limit on host parameters is 32766; stay well under it.
 _CHUNK = 500
 _TAG_SLUG_ATTEMPTS = 1000
+
+
+def escaped_size(*texts: str) -> int:
+    """UTF-8 bytes of `texts` once XML-escaped, at most: & < > and CR each grow to 5 bytes."""
+    total = 0
+    for text in texts:
+        total += len(text.encode()) + 4 * sum(text.count(c) for c in "&<>\r")
+    return total
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -326,6 +335,7 @@ class SQLiteStore:
             a.status.value,
             now,
             a.raw,
+            escaped_size(a.url, image.url if image else "", (image.caption or "") if image else ""),
         )
 
     def _state_of(self, a: ArticleIn, tag_slugs: list[str]) -> dict[str, Any]:
@@ -604,26 +614,32 @@ class SQLiteStore:
             row = await cur.fetchone()
         if row is None or row[0] is None:
             return []
-        first, last = (
+        # Months of the site's zone (offsets change over the years), as index ranges.
+        bounds = []
+        key, last = (
             month_key(from_epoch(row[0]), self.zone),
             month_key(from_epoch(row[1]), self.zone),
         )
-        stats = []
-        key = first
         while True:
             start, end = month_bounds(key, self.zone)
-            async with self._r.execute(
-                "SELECT count(*), max(coalesce(updated_at, published_at)) FROM articles"
-                " WHERE status = 'published' AND published_at >= ? AND published_at < ?"
-                " AND published_at <= ?",
-                (to_epoch(start), to_epoch(end), to_epoch(now)),
-            ) as cur:
-                count, newest = await cur.fetchone() or (0, None)
-            if count and newest is not None:
-                stats.append(MonthStat(month=key, count=int(count), last_change=from_epoch(newest)))
+            bounds.append([key, to_epoch(start), to_epoch(end)])
             if key == last:
-                return stats
+                break
             key = month_key(end, self.zone)
+        async with self._r.execute(
+            "SELECT json_extract(m.value, '$[0]') AS month, count(*),"
+            " max(coalesce(a.updated_at, a.published_at))"
+            " FROM json_each(?) m CROSS JOIN articles a INDEXED BY articles_by_date"
+            " WHERE a.status = 'published'"
+            " AND a.published_at >= json_extract(m.value, '$[1]')"
+            " AND a.published_at < json_extract(m.value, '$[2]') AND a.published_at <= ?"
+            " GROUP BY month ORDER BY month",
+            (orjson.dumps(bounds).decode(), to_epoch(now)),
+        ) as cur:
+            return [
+                MonthStat(month=r[0], count=int(r[1]), last_change=from_epoch(r[2]))
+                for r in await cur.fetchall()
+            ]
 
     async def url_rows(
         self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
@@ -666,14 +682,9 @@ class SQLiteStore:
     async def url_row_bound(
         self, start: datetime, end: datetime, *, now: datetime
     ) -> tuple[int, int]:
-        text = "url || coalesce(image_url, '') || coalesce(image_caption, '')"
-        # Each of & < > CR grows to at most 5 bytes when escaped (&amp; &#13;): +4 per char.
-        plain = (
-            f"replace(replace(replace(replace({text}, '&', ''), '<', ''), '>', ''), char(13), '')"
-        )
         async with self._r.execute(
-            f"SELECT count(*), max(length(CAST({text} AS BLOB)) + 4 * (length({text}) - length({plain})))"
-            " FROM articles WHERE status = 'published' AND published_at >= ? AND published_at < ?"
+            "SELECT count(*), max(sitemap_bytes) FROM articles INDEXED BY articles_by_date"
+            " WHERE status = 'published' AND published_at >= ? AND published_at < ?"
             " AND published_at <= ?",
             (to_epoch(start), to_epoch(end), to_epoch(now)),
         ) as cur:
@@ -741,32 +752,40 @@ class SQLiteStore:
                 return
 
     async def term_stats(self, *, now: datetime) -> list[TermStat]:
+        # Walk the visible articles in the covering index and look their links up by article id:
+        # one pass over the index instead of a random row read per link.
         visible = (
-            "JOIN articles a ON a.id = l.article_id"
-            " WHERE a.status = 'published' AND l.published_at <= ?"
+            "FROM articles a INDEXED BY articles_by_date CROSS JOIN {links} l"
+            " ON l.article_id = a.id WHERE a.status = 'published' AND a.published_at <= ?"
         )
         async with self._r.execute(
-            "SELECT r.slug, r.title, count(*), max(coalesce(a.updated_at, a.published_at))"
-            f" FROM article_rubrics l JOIN rubrics r ON r.slug = l.rubric {visible}"
-            " GROUP BY r.slug ORDER BY r.position, r.slug",
+            "SELECT l.rubric, count(*), max(coalesce(a.updated_at, a.published_at)) "
+            + visible.format(links="article_rubrics")
+            + " GROUP BY l.rubric",
             (to_epoch(now),),
         ) as cur:
-            stats = [
-                TermStat(slug=r[0], title=r[1], count=r[2], last_change=from_epoch(r[3]),
-                         kind="rubric")
-                for r in await cur.fetchall()
-            ]  # fmt: skip
+            by_rubric = {r[0]: (int(r[1]), from_epoch(r[2])) for r in await cur.fetchall()}
         async with self._r.execute(
-            "SELECT t.slug, t.name, count(*), max(coalesce(a.updated_at, a.published_at)), t.kind"
-            f" FROM article_tags l JOIN tags t ON t.id = l.tag_id {visible}"
-            " GROUP BY t.id ORDER BY t.slug",
+            "SELECT l.tag_id, count(*), max(coalesce(a.updated_at, a.published_at)) "
+            + visible.format(links="article_tags")
+            + " GROUP BY l.tag_id",
             (to_epoch(now),),
         ) as cur:
-            stats += [
-                TermStat(slug=r[0], title=r[1], count=r[2], last_change=from_epoch(r[3]),
-                         kind=r[4])
-                for r in await cur.fetchall()
-            ]  # fmt: skip
+            by_tag = {r[0]: (int(r[1]), from_epoch(r[2])) for r in await cur.fetchall()}
+        stats = [
+            TermStat(slug=r.slug, title=r.title, count=by_rubric[r.slug][0],
+                     last_change=by_rubric[r.slug][1], kind="rubric")
+            for r in await self.rubrics()
+            if r.slug in by_rubric
+        ]  # fmt: skip
+        async with self._r.execute("SELECT id, slug, name, kind FROM tags ORDER BY slug") as cur:
+            tags = await cur.fetchall()
+        stats += [
+            TermStat(slug=slug, title=name, count=by_tag[tag_id][0],
+                     last_change=by_tag[tag_id][1], kind=kind)
+            for tag_id, slug, name, kind in tags
+            if tag_id in by_tag
+        ]  # fmt: skip
         return stats
 
     async def next_publication(self, *, after: datetime) -> datetime | None:

@@ -18,6 +18,7 @@ from syndication.config import Settings
 from syndication.model import ArticleIn, Image, Status, TagRef
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.store import SQLiteStore
+from syndication.store.sqlite import escaped_size
 from syndication.timeutil import to_epoch
 from tests.conftest import SHARED
 
@@ -61,9 +62,9 @@ def bulk_insert(db: str | Path, rows: Iterable[tuple[str, str, int]]) -> None:
     try:
         with conn:
             conn.executemany(
-                "INSERT INTO articles (id, title, url, published_at, status, modified_at, raw)"
-                " VALUES (?, 't', ?, ?, 'published', 0, '{}')",
-                rows,
+                "INSERT INTO articles (id, title, url, published_at, status, modified_at, raw,"
+                " sitemap_bytes) VALUES (?, 't', ?, ?, 'published', 0, '{}', ?)",
+                ((i, url, p, escaped_size(url)) for i, url, p in rows),
             )
     finally:
         conn.close()

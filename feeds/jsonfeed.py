@@ -49,7 +49,8 @@ def _document(feed: Feed) -> dict[str, Any]:
         doc["_paging"] = {**paging, "archive": feed.archive}
     if feed.updated is not None:
         # JSON Feed has no feed-level date; readers of the extension get the same as Atom's.
-        doc["_updated"] = feed.updated.astimezone(feed.zone).isoformat()
+        # (Extensions must be objects: the JSON Feed 1.1 schema refuses anything else.)
+        doc["_syndication"] = {"updated": feed.updated.astimezone(feed.zone).isoformat()}
     doc["items"] = [_item(item, feed) for item in feed.items]
     return doc
 
@@ -70,10 +71,18 @@ def _item(item: Item, feed: Feed) -> dict[str, Any]:
     if item.categories:
         out["tags"] = [c.label for c in item.categories]
         # Tags are bare strings in JSON Feed; this says which are rubrics and which tags.
-        out["_categories"] = [
-            {"term": c.term, "label": c.label, "kind": c.kind, "scheme": c.scheme, "url": c.page}
-            for c in item.categories
-        ]
+        out["_syndication"] = {
+            "categories": [
+                {
+                    "term": c.term,
+                    "label": c.label,
+                    "kind": c.kind,
+                    "scheme": c.scheme,
+                    "url": c.page,
+                }
+                for c in item.categories
+            ]
+        }
     if item.image is not None:
         out["image"] = item.image.url
         attachment: dict[str, Any] = {"url": item.image.url, "mime_type": image_type(item.image)}

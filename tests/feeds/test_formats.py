@@ -182,7 +182,7 @@ async def test_json_feed_fields(store: SQLiteStore, hub_settings: Settings) -> N
     assert first["date_published"] == "2025-12-20T14:00:00+03:00"
     assert {"term": "glavnoe", "label": "Главное", "kind": "rubric",
             "scheme": "https://example.ru/rubric/",
-            "url": "https://example.ru/rubric/glavnoe/"} in first["_categories"]  # fmt: skip
+            "url": "https://example.ru/rubric/glavnoe/"} in first["_syndication"]["categories"]  # fmt: skip
     page2 = orjson.loads(
         (await build_feed(context(store, settings), ALL_NEWS, "json", page=2, limit=3)).body
     )

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 import sys
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 from tqdm import tqdm
@@ -18,17 +19,20 @@ from tqdm import tqdm
 from syndication.config import ConfigError, Settings
 from syndication.demo import RUBRICS
 from syndication.demo import articles as demo_articles
-from syndication.ingest import FieldError, InvalidPayload, parse_article, validate_article
-from syndication.model import ALL_NEWS, ArticleIn, Rubric, WriteResult
+from syndication.ingest import FieldError, validate_article
+from syndication.model import ALL_NEWS, ArticleIn, Rubric
 from syndication.notify import report
 from syndication.notify.outbox import Outbox
 from syndication.notify.targets import configured_targets
+from syndication.parallel import ParallelValidator, validate_lines
 from syndication.store import Store, make_store
 from syndication.timeutil import FAR_FUTURE, utcnow
 
 log = logging.getLogger("syndication.cli")
 
 IMPORT_BATCH = 1000
+# Below this, starting worker processes costs more than it saves.
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -45,18 +49,6 @@ class ImportSummary:
         if len(self.rejected) > 100:
             lines.append(f"  … and {len(self.rejected) - 100} more rejected lines")
         return "\n".join(lines)
-
-
-def _validate_lines(
-    lines: list[tuple[int, bytes]], settings: Settings
-) -> tuple[list[ArticleIn], list[tuple[int, list[FieldError]]]]:
-    articles, rejected = [], []
-    for number, line in lines:
-        try:
-            articles.append(parse_article(line, settings))
-        except InvalidPayload as exc:
-            rejected.append((number, exc.errors))
-    return articles, rejected
 
 
 def _read_batches(stream: BinaryIO, size: int) -> Iterator[tuple[list[tuple[int, bytes]], int]]:
@@ -83,43 +75,57 @@ async def import_ndjson(
     atomic: bool = False,
     batch: int = IMPORT_BATCH,
     quiet: bool = False,
+    processes: int | None = None,
 ) -> ImportSummary:
     """Valid lines are stored in transactions of `batch`; with `atomic`, all or nothing.
 
-    Validation of the next batch runs in a thread while the store writes the previous one:
-    SQLite releases the GIL while it works, so the two overlap on two cores.
+    Large inputs are validated in worker processes a few batches ahead of the store, which
+    writes them in order (see syndication/parallel.py); small ones in this process.
     """
     summary = ImportSummary()
     kept: list[ArticleIn] = []
-    writing: asyncio.Task[WriteResult] | None = None
+    parallel = total_bytes is None or total_bytes > PARALLEL_FROM_BYTES
+    validator = ParallelValidator(settings, processes) if parallel else None
+    window = 2 * validator.workers if validator else 1
+    pending: deque[tuple[asyncio.Future[Any], int]] = deque()
 
-    async def collect() -> None:
-        nonlocal writing
-        if writing is not None:
-            result = await writing
+    async def store_next(progress: tqdm[Any]) -> None:
+        future, read = pending.popleft()
+        if validator is not None:
+            articles, rejected = ParallelValidator.decode(await future)
+        else:
+            articles, rejected = await future
+        summary.rejected.extend(rejected)
+        progress.update(read)
+        if atomic:
+            if not summary.rejected:  # keep nothing once a line is bad
+                kept.extend(articles)
+        elif articles:
+            result = await store.put_articles(articles)
             summary.created += result.created
             summary.replaced += result.replaced
-            writing = None
 
     with tqdm(
         total=total_bytes, unit="B", unit_scale=True, desc="import", disable=quiet, file=sys.stderr
     ) as progress:
         try:
             for lines, read in _read_batches(stream, batch):
-                articles, rejected = await asyncio.to_thread(_validate_lines, lines, settings)
-                summary.rejected.extend(rejected)
-                progress.update(read)
-                if atomic:
-                    if not summary.rejected:  # keep nothing once a line is bad
-                        kept.extend(articles)
-                    continue
-                await collect()
-                if articles:
-                    writing = asyncio.create_task(store.put_articles(articles))
-            await collect()
+                if validator is not None:
+                    future = asyncio.wrap_future(validator.submit(lines))
+                else:
+                    future = asyncio.ensure_future(
+                        asyncio.to_thread(validate_lines, lines, settings)
+                    )
+                pending.append((future, read))
+                if len(pending) >= window:
+                    await store_next(progress)
+            while pending:
+                await store_next(progress)
         finally:
-            if writing is not None:
-                writing.cancel()
+            for future, _ in pending:
+                future.cancel()
+            if validator is not None:
+                validator.close()
     if atomic and kept and not summary.rejected:
         result = await store.put_articles(kept)
         summary.created, summary.replaced = result.created, result.replaced

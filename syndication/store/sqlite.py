@@ -644,7 +644,9 @@ class SQLiteStore:
     async def url_rows(
         self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
     ) -> AsyncIterator[list[UrlRow]]:
-        # Keyset paging on (published_at, id) keeps each query short and memory flat.
+        # Keyset paging on (published_at, id) keeps each query short and memory flat. The row
+        # value comparison lets SQLite seek in the index; the equivalent OR form scans from the
+        # start of the range on every batch.
         last_pub, last_id = to_epoch(start) - 1, ""
         hi = min(to_epoch(end) - 1, to_epoch(now))
         while True:
@@ -652,9 +654,9 @@ class SQLiteStore:
                 "SELECT url, coalesce(updated_at, published_at), published_at, title, image_url,"
                 " image_type, image_length, image_caption, id FROM articles"
                 " WHERE status = 'published' AND published_at <= ?"
-                " AND (published_at > ? OR (published_at = ? AND id > ?))"
+                " AND (published_at, id) > (?, ?)"
                 " ORDER BY published_at, id LIMIT ?",
-                (hi, last_pub, last_pub, last_id, batch),
+                (hi, last_pub, last_id, batch),
             ) as cur:
                 rows = list(await cur.fetchall())
             if not rows:
@@ -738,9 +740,9 @@ class SQLiteStore:
             async with self._r.execute(
                 "SELECT url, coalesce(updated_at, published_at), published_at, title, image_url,"
                 f" image_type, image_length, image_caption, id FROM articles {where}"
-                " AND (published_at > ? OR (published_at = ? AND id > ?))"
+                " AND (published_at, id) > (?, ?)"
                 " ORDER BY published_at, id LIMIT ?",
-                (hi, last_pub, last_pub, last_id, want),
+                (hi, last_pub, last_id, want),
             ) as cur:
                 rows = list(await cur.fetchall())
             if not rows:

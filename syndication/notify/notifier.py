@@ -13,8 +13,9 @@ import logging
 import os
 import random
 import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -31,7 +32,11 @@ if TYPE_CHECKING:  # only its registry is used here
 
 log = logging.getLogger("syndication.notify")
 
+T = TypeVar("T")
+
 USER_AGENT = "syndication-notify/0.1"
+# How long shutdown waits for the delivery task to finish once cancelled.
+STOP_TIMEOUT = 5.0
 
 
 def lock_path(db: str) -> Path:
@@ -62,6 +67,8 @@ class Notifier:
         self._lock = LeaderLock(lock_path(settings.db))
         self._workers: list[_TargetWorker] = []
         self._task: asyncio.Task[None] | None = None
+        self.stopping = False
+        self._stop = asyncio.Event()
 
     async def start(self) -> None:
         if not self.targets:
@@ -73,10 +80,20 @@ class Notifier:
         self._task = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self) -> None:
+        # No blind cancel: a store write cancelled mid-COMMIT (aiosqlite runs it on its own
+        # thread) can turn the CancelledError into an OperationalError and leave the shared
+        # writer connection inside a transaction. Instead the loops see the flag, and the
+        # event interrupts their sleeps and an HTTP request in flight (safe to cancel).
+        self.stopping = True
+        self._stop.set()
+        for worker in self._workers:
+            worker.wake()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
+            if not done:  # a store call that hangs: last resort
+                log.warning("notifier did not stop within %.0f s; cancelling", STOP_TIMEOUT)
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
             self._task = None
         self._workers = []
         self._lock.release()
@@ -91,10 +108,34 @@ class Notifier:
     def delivering(self) -> bool:
         return self._lock.held
 
+    async def pause(self, seconds: float) -> bool:
+        """Sleep, cut short by stop(); True when stopping."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stop.wait()
+        return self.stopping
+
+    async def interruptible(self, work: Awaitable[T]) -> T | None:
+        """`work`'s result, or None when stop() came first (and `work` was cancelled): only for
+        work that is safe to cancel, such as an HTTP request."""
+        task = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+
     async def _run(self) -> None:
         # Polled: the lock's holder may be another process, which can signal no Event here.
-        while not self._lock.try_acquire():  # noqa: ASYNC110
-            await asyncio.sleep(self.leader_retry_seconds)
+        while not self._lock.try_acquire():
+            if await self.pause(self.leader_retry_seconds):
+                return
         log.info("process %d delivers push notifications to %s", os.getpid(),
                  ", ".join(t.name for t in self.targets))  # fmt: skip
         self.metrics.leader.set(1)
@@ -127,7 +168,7 @@ class _TargetWorker:
 
     async def run(self) -> None:
         cursor: DeliveryCursor | None = None
-        while True:
+        while not self.owner.stopping:
             try:
                 if cursor is None:
                     cursor = await self.outbox.cursor()
@@ -139,7 +180,7 @@ class _TargetWorker:
                 # durable cursor after a pause.
                 log.exception("%s: delivery loop error; retrying", self.target.name)
                 cursor = None
-                await asyncio.sleep(max(1.0, self.owner.poll_seconds))
+                await self.owner.pause(max(1.0, self.owner.poll_seconds))
 
     def _depth(self, cursor: DeliveryCursor) -> None:
         self.metrics.depth.labels(self.label).set(
@@ -151,21 +192,25 @@ class _TargetWorker:
         if cursor.next_attempt_at is not None:
             # A failed batch waits for its time; writes meanwhile join it when it is rebuilt.
             delay = cursor.next_attempt_at - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and await self.owner.pause(delay):
+                return cursor
         else:
             self._woken.clear()
             if self.store.change_hint() <= cursor.change_id:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with its timeout, and stop() would wait for this loop forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), self.owner.poll_seconds)
+                    async with asyncio.timeout(self.owner.poll_seconds):
+                        await self._woken.wait()
                 return cursor
             # Debounce: let the burst of writes finish, then send it all at once.
-            await asyncio.sleep(self.settings.notify_debounce_seconds)
+            if await self.owner.pause(self.settings.notify_debounce_seconds):
+                return cursor
         return await self._drain(cursor)
 
     async def _drain(self, cursor: DeliveryCursor) -> DeliveryCursor:
         """Send every pending batch; stop at the first one that must wait for a retry."""
-        while True:
+        while not self.owner.stopping:
             batch = await self.outbox.next_batch(cursor.change_id)
             if batch is None:
                 if cursor.next_attempt_at is not None:  # nothing left to retry
@@ -175,7 +220,11 @@ class _TargetWorker:
             if not batch.urls:  # drafts, 'terms' rows…: nothing to announce
                 cursor = await self.outbox.acknowledge(cursor, batch)
                 continue
-            outcome = await send(self.client, self.target.request(batch.urls))
+            outcome = await self.owner.interruptible(
+                send(self.client, self.target.request(batch.urls))
+            )
+            if outcome is None:  # stopping: the batch stays pending
+                return cursor
             span = f"changes {batch.after + 1}-{batch.last_change_id}"
             if outcome.verdict is Verdict.DELIVERED:
                 self.metrics.deliveries.labels(self.label).inc()
@@ -207,3 +256,4 @@ class _TargetWorker:
             return await self.outbox.retry_later(
                 cursor, attempts=attempts, at=time.time() + delay, error=outcome.detail
             )
+        return cursor

@@ -18,7 +18,7 @@ from syndication.cache import DocumentCache
 from syndication.config import Settings
 from syndication.documents import Document, resolve
 from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
-from syndication.notify import Notifier
+from syndication.notify import Notifier, notify_routes
 from syndication.problems import Problem
 from syndication.serving import DocumentServer
 from syndication.store import Store, StoreError, make_store
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *api.routes(),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *notify_routes(settings),  # the IndexNow key file, when a key is configured
     ]
     app = Starlette(
         routes=routes,

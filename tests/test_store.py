@@ -163,3 +163,19 @@ async def test_failed_batch_rolls_back(store: SQLiteStore, settings: Settings) -
     assert await store.last_change_id() == 0
     await store.put_articles([good])  # the write connection is usable again
     assert await store.get_article("ok") is not None
+
+
+async def test_a_cancelled_caller_does_not_interrupt_the_write(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    import asyncio
+
+    task = asyncio.ensure_future(store.put_articles([art(settings, f"c{i}") for i in range(300)]))
+    await asyncio.sleep(0)  # the write has started
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The write finished on its own, and the writer connection is usable again.
+    await store.put_articles([art(settings, "after")])
+    assert await store.get_article("c299") is not None
+    assert await store.get_article("after") is not None

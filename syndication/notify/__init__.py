@@ -13,6 +13,6 @@ log by one background task per server (see README "Push notifications").
 from __future__ import annotations
 
 from syndication.notify.notifier import Notifier
-from syndication.notify.routes import notify_routes, with_indexnow_key_file
+from syndication.notify.routes import notify_routes
 
-__all__ = ["Notifier", "notify_routes", "with_indexnow_key_file"]
+__all__ = ["Notifier", "notify_routes"]

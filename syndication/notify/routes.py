@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syndication.config import Settings
 
@@ -26,22 +25,3 @@ def notify_routes(settings: Settings) -> list[Route]:
         return _key_response(key)
 
     return [Route(f"/{key}.txt", indexnow_key_file, methods=["GET", "HEAD"])]
-
-
-def with_indexnow_key_file(app: ASGIApp, settings: Settings) -> ASGIApp:
-    """`app` with `/{key}.txt` answered in front of it, for an outermost ASGI app (such as the
-    documents' fast path) that would answer that path 404 itself. Without a key, `app` as is:
-    no cost per request."""
-    key = settings.indexnow_key
-    if not key:
-        return app
-    path = f"/{key}.txt"
-    response = _key_response(key)
-
-    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == path and scope["method"] in ("GET", "HEAD"):
-            await response(scope, receive, send)
-            return
-        await app(scope, receive, send)
-
-    return wrapper

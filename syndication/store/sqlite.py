@@ -7,14 +7,15 @@ another reads, which WAL lets run beside the writer without blocking.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -79,6 +80,28 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _runs_to_completion(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A write that its caller can abandon but not interrupt.
+
+    Cancelling a request (a client that hangs up) must not cut a transaction between statements
+    or abandon an aiosqlite COMMIT half-way: the shared writer connection would be left inside a
+    transaction. The write runs as its own task; a cancelled caller stops waiting, the write
+    finishes (or rolls back) on its own.
+    """
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.shield(asyncio.ensure_future(method(*args, **kwargs)))
+
+    return run
 
 
 @dataclass
@@ -183,6 +206,7 @@ class SQLiteStore:
     def change_hint(self) -> int:
         return self._counter.get() if self._counter is not None else 0
 
+    @_runs_to_completion
     async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
         created = replaced = change_id = 0
         async with self._transaction() as db:
@@ -432,6 +456,7 @@ class SQLiteStore:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @_runs_to_completion
     async def delete_article(self, article_id: str) -> int | None:
         change_id: int | None = None
         async with self._transaction() as db:
@@ -448,6 +473,7 @@ class SQLiteStore:
                 change_id = await self._record_presence(db, presence) or await self._last_id(db)
         return change_id
 
+    @_runs_to_completion
     async def put_rubric(self, rubric: Rubric) -> tuple[bool, int]:
         async with self._transaction() as db:
             old = await self._fetch_rubric(db, rubric.slug)

@@ -17,6 +17,7 @@ from syndication.api import WriteAPI
 from syndication.cache import DocumentCache
 from syndication.config import Settings
 from syndication.documents import Document, resolve
+from syndication.logs import configure as configure_logging
 from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
 from syndication.notify import Notifier, notify_routes
 from syndication.problems import Problem
@@ -27,6 +28,7 @@ log = logging.getLogger("syndication")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> DocumentServer:
+    configure_logging()
     settings = settings or Settings.load()
     store = store or make_store(settings)
     metrics = Metrics()

@@ -20,6 +20,7 @@ from syndication.config import ConfigError, Settings
 from syndication.demo import RUBRICS
 from syndication.demo import articles as demo_articles
 from syndication.ingest import FieldError, validate_article
+from syndication.logs import configure as configure_logging
 from syndication.model import ALL_NEWS, ArticleIn, Rubric
 from syndication.notify import report
 from syndication.notify.outbox import Outbox
@@ -166,8 +167,10 @@ def _serve(args: argparse.Namespace) -> int:
     config.bind = [f"{args.host}:{args.port}"]
     config.application_path = "app:create_app()"
     config.workers = args.workers
-    config.accesslog = "-" if args.access_log else None
-    config.errorlog = "-"
+    # Logger objects, not "-": hypercorn then adds no handler of its own and its lines go
+    # through the root logger once, in our format.
+    config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     config.keep_alive_timeout = 75
     if args.uvloop:
@@ -255,9 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     if args.db:
         # Through the environment so that hypercorn's worker processes see it too.
         os.environ["SYNDICATION_DB"] = args.db

@@ -1,27 +1,13 @@
-"""Atom 1.0 (RFC 4287) with RFC 5005 paging/archive links and media:content."""
+"""Atom 1.0 (RFC 4287) with RFC 5005 paging/archive links and media:content, via feedgen."""
 
 from __future__ import annotations
 
-from lxml import etree
-
-from feeds.items import image_type
+from feeds.ext import EXTENSION, AtomEntryExtension
+from feeds.fgen import entry, generator, local
 from feeds.model import Feed
-from feeds.xmltree import (
-    ATOM_NS,
-    FH_NS,
-    MEDIA_NS,
-    SubElement,
-    media_content,
-    render_safely,
-    rfc3339,
-    serialize,
-    text,
-)
+from feeds.xmltree import MEDIA_NS, render_safely
 
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
-_A = f"{{{ATOM_NS}}}"
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_EPOCH = "1970-01-01T00:00:00+00:00"  # Atom requires <updated> even with no entries
 _FEED_TYPE = "application/atom+xml"
 
 
@@ -30,47 +16,30 @@ def render_atom(feed: Feed) -> bytes:
 
 
 def _render(feed: Feed) -> bytes:
-    nsmap: dict[str | None, str] = {"media": MEDIA_NS, None: ATOM_NS}
-    if feed.archive:
-        nsmap["fh"] = FH_NS
-    root = etree.Element(f"{_A}feed", nsmap=nsmap)
-    root.set(_XML_LANG, feed.language)
-    text(root, f"{_A}id", feed.id)
-    text(root, f"{_A}title", feed.title or feed.home)
-    text(root, f"{_A}updated", rfc3339(feed.updated, feed) if feed.updated else _EPOCH)
-    author = SubElement(root, f"{_A}author")
-    text(author, f"{_A}name", feed.publisher or feed.title or feed.home)
-    text(author, f"{_A}uri", feed.publisher_url)
-    SubElement(root, f"{_A}link", href=feed.home, rel="alternate", type="text/html")
-    SubElement(root, f"{_A}link", href=feed.self_url, rel="self", type=_FEED_TYPE)
+    fg = generator(feed, AtomEntryExtension, {"media": MEDIA_NS}, rss=False)
+    fg.author(name=feed.publisher or feed.title or feed.home, uri=feed.publisher_url)
+    fg.link(href=feed.home, rel="alternate", type="text/html")
+    fg.link(href=feed.self_url, rel="self", type=_FEED_TYPE)
     if feed.hub:
-        SubElement(root, f"{_A}link", href=feed.hub, rel="hub")
+        fg.link(href=feed.hub, rel="hub")
     for link in feed.links:
-        SubElement(root, f"{_A}link", href=link.href, rel=link.rel, type=_FEED_TYPE)
-    text(root, f"{_A}generator", feed.generator).set("version", feed.generator_version)
-    text(root, f"{_A}subtitle", feed.description or feed.title or feed.home)
-    if feed.archive:
-        SubElement(root, f"{{{FH_NS}}}archive")
+        fg.link(href=link.href, rel=link.rel, type=_FEED_TYPE)
+    zone = feed.zone
     for item in feed.items:
-        entry = SubElement(root, f"{_A}entry")
-        text(entry, f"{_A}id", item.id)
-        text(entry, f"{_A}title", item.title or item.url)
-        text(entry, f"{_A}updated", rfc3339(item.last_change, feed))
+        fe = entry(fg, item, zone)
+        fe.updated(local(item.last_change, zone))
         if item.author:
-            text(SubElement(entry, f"{_A}author"), f"{_A}name", item.author)
+            fe.author(name=item.author)
         if item.content_html:
-            text(entry, f"{_A}content", item.content_html).set("type", "html")
-        SubElement(entry, f"{_A}link", href=item.url, rel="alternate", type="text/html")
-        if item.image is not None:
-            image = SubElement(entry, f"{_A}link", href=item.image.url, rel="enclosure")
-            image.set("type", image_type(item.image))
-            if item.image.length:
-                image.set("length", str(item.image.length))
+            fe.content(item.content_html, type="html")
         if item.summary:
-            text(entry, f"{_A}summary", item.summary)
-        for c in item.categories:
+            fe.summary(item.summary)
+        if item.categories:
             # term is the slug, scheme the taxonomy (rubric or tag pages), label for people.
-            SubElement(entry, f"{_A}category", term=c.term, scheme=c.scheme, label=c.label)
-        text(entry, f"{_A}published", rfc3339(item.published, feed))
-        media_content(entry, item)
-    return serialize(root)
+            fe.category([{"term": c.term, "scheme": c.scheme, "label": c.label}
+                         for c in item.categories])  # fmt: skip
+        ext: AtomEntryExtension = getattr(fe, EXTENSION)
+        ext.item = item
+        ext.links = fe.link()  # for the attributes feedgen drops (see AtomEntryExtension)
+    body: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
+    return body

@@ -1,9 +1,8 @@
-"""lxml helpers shared by the RSS, Atom and Yandex renderers.
+"""lxml helpers: namespaces, the Yandex tree, media:content for the feedgen extensions, and
+the retry on characters XML forbids that every XML renderer shares.
 
-These three were first written with feedgen; it cost over 2x a bare lxml tree (the issue's
-limit) and feedgen 1.0 drops rel/type/length from entry links, turning an Atom enclosure into a
-second alternate link. The trees here keep feedgen's element order and names, so the output
-reads as before, at about the cost of the bare tree.
+RSS and Atom are feedgen documents (feeds.fgen, feeds.ext); the Yandex feed, which feedgen
+does not know, is a hand-built tree in feedgen's element order.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from feeds.items import image_type
 from feeds.model import Feed, Item
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 FH_NS = "http://purl.org/syndication/history/1.0"
@@ -33,10 +31,6 @@ def rfc822(dt: datetime, feed: Feed) -> str:
     return format_datetime(dt.astimezone(feed.zone))
 
 
-def rfc3339(dt: datetime, feed: Feed) -> str:
-    return dt.astimezone(feed.zone).isoformat()
-
-
 def text(parent: etree._Element, tag: str, value: str) -> etree._Element:
     element = SubElement(parent, tag)
     element.text = value
@@ -44,6 +38,7 @@ def text(parent: etree._Element, tag: str, value: str) -> etree._Element:
 
 
 def media_content(parent: etree._Element, item: Item) -> None:
+    """media:content for the item's image, with its caption (from the feedgen extensions)."""
     image = item.image
     if image is None:
         return
@@ -64,8 +59,9 @@ def serialize(root: etree._Element) -> bytes:
 def render_safely(render: Callable[[Feed], bytes], feed: Feed) -> bytes:
     """Render; if lxml refused a character XML forbids, render again from cleaned text.
 
-    lxml checks every string it is given anyway, so clean data (all of it, after ingest) costs
-    nothing extra; only a document that actually holds such a character pays for the copy.
+    lxml checks every string it is given anyway (feedgen's text goes through it too), so clean
+    data (all of it, after ingest) costs nothing extra; only a document that actually holds
+    such a character pays for the copy.
     """
     try:
         return render(feed)

@@ -49,6 +49,11 @@ def xml_safe(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
+_ORIGIN = re.compile(r"^https?://[^/?#]*")
+# Dot segments, backslashes and empty queries or fragments need urljoin's normalisation.
+_NEEDS_JOIN = re.compile(r"/\.|\\|[?#]$|\?#")
+
+
 def absolute_url(base: str, url: str) -> str | None:
     """`url` resolved against `base`; None when the result is not a URL we let through."""
     url = url.strip()
@@ -56,6 +61,10 @@ def absolute_url(base: str, url: str) -> str | None:
         return None
     if url.startswith(("https://", "http://")):  # the common case, without urljoin's cost
         return url
+    origin = _ORIGIN.match(base)
+    if origin and url.startswith("/") and not url.startswith("//") and not _NEEDS_JOIN.search(url):
+        # Root-relative, the usual CMS link: the base's origin plus the path (urljoin costs ~15x).
+        return origin[0] + url
     joined = urljoin(base, url)
     scheme = urlsplit(joined).scheme.lower()
     return joined if scheme in URL_SCHEMES else None

@@ -119,3 +119,17 @@ def test_sanitised_html_is_safe_and_xml_clean(html: str) -> None:
     assert xml_safe(out) == out
     summary = derive_summary(out)
     assert summary is None or len(summary) <= 300
+
+
+@given(
+    st.sampled_from(["https://example.ru/a/b/", "https://example.ru", "http://e.ru:8080/x?q=1#f",
+                     "https://e.ru?x=1", "HTTPS://E.RU/a"]),
+    st.text(alphabet="/.\\?#abc %:", max_size=20).map(lambda s: "/" + s),
+)  # fmt: skip
+@h_settings(max_examples=300, deadline=None)
+def test_root_relative_fast_path_agrees_with_urljoin(base: str, url: str) -> None:
+    from urllib.parse import urljoin
+
+    from syndication.content import absolute_url
+
+    assert absolute_url(base, url) == urljoin(base, url.strip())

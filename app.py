@@ -20,6 +20,7 @@ from syndication.documents import Document, resolve
 from syndication.logs import configure as configure_logging
 from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
 from syndication.notify import Notifier, notify_routes
+from syndication.parallel import close_shared_validator
 from syndication.problems import Problem
 from syndication.serving import DocumentServer
 from syndication.store import Store, StoreError, make_store
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             yield
         finally:
             await notifier.stop()
+            close_shared_validator()
             await store.close()
 
     async def on_problem(request: Request, exc: Exception) -> Response:

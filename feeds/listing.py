@@ -8,6 +8,7 @@ from feeds.labels import FORMATS, TAG_KINDS, month_title
 from feeds.model import Directory, FeedGroup, FeedRef
 from feeds.opml import MEDIA_TYPE as OPML_TYPE
 from feeds.opml import render_opml
+from sitemap.partition import month_layout
 from syndication.model import ALL_NEWS, Scope, ScopeKind
 from syndication.rendering import RenderContext, Rendered
 from syndication.urls import (
@@ -30,7 +31,7 @@ _AUTODISCOVERY = {
 
 async def build_opml(ctx: RenderContext) -> Rendered:
     directory = await _directory(ctx, full=False)
-    return Rendered(render_opml(directory), OPML_TYPE, last_modified=directory.updated)
+    return Rendered(render_opml(directory), OPML_TYPE)
 
 
 async def build_index_page(ctx: RenderContext) -> Rendered:
@@ -106,8 +107,9 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
             ("Google News: последние 48 часов", base + "/sitemaps/news.xml"),
         ]
         for m in reversed(months):
-            # A month past the URL limit is split into parts (-2, -3…), as the sitemaps are.
-            parts = max(1, -(-m.count // settings.sitemap_max_urls))
+            # A month past the limits is split into parts (-2, -3…): the sitemaps' own layout.
+            layout = await month_layout(ctx, m.month)
+            parts = layout.parts if layout is not None else 1
             for part in range(1, parts + 1):
                 suffix = f", часть {part}" if parts > 1 else ""
                 sitemaps.append(

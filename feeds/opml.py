@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
-
 from lxml import etree
 
 from feeds.labels import FORMATS
@@ -19,10 +17,8 @@ def render_opml(directory: Directory) -> bytes:
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = xml_safe(directory.title)
-    if directory.updated is not None:
-        etree.SubElement(head, "dateModified").text = format_datetime(
-            directory.updated.astimezone(directory.zone)
-        )
+    # No dateModified: it would be the newest article's date and change the list on every write,
+    # while the list itself changes only when a feed appears or disappears.
     etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = etree.SubElement(root, "body")
     for group in directory.groups:

@@ -96,7 +96,9 @@ def resolve(
     if path == "/opml.xml":
         return Document("opml", "opml", frozenset({"terms"}), feeds.build_opml)
     if path == "/":
-        return Document("index", "index", frozenset({"terms", "months"}), feeds.build_index_page)
+        # The page shows every feed's article count: any visible write changes it.
+        return Document("index", "index", frozenset({"all", "terms", "months"}),
+                        feeds.build_index_page)  # fmt: skip
     if path == "/robots.txt":
         return Document("robots", "robots", frozenset(), _robots)
 

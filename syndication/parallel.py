@@ -8,9 +8,11 @@ datetimes and enums costs ~130 µs an article, the tuples ~30 µs.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -98,3 +100,43 @@ class ParallelValidator:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def validate_stream(
+    lines: Sequence[tuple[int, bytes]],
+    validator: ParallelValidator,
+    *,
+    chunk: int = 500,
+    ahead: int = 4,
+) -> AsyncIterator[tuple[list[ArticleIn], Rejected]]:
+    """(articles, rejected) per chunk of `lines`, in order, with up to `ahead` chunks being
+    validated in the pool while the consumer (the store) works on the current one."""
+    pending: deque[asyncio.Future[Any]] = deque()
+    try:
+        for start in range(0, len(lines), chunk):
+            pending.append(asyncio.wrap_future(validator.submit(lines[start : start + chunk])))
+            if len(pending) >= ahead:
+                yield ParallelValidator.decode(await pending.popleft())
+        while pending:
+            yield ParallelValidator.decode(await pending.popleft())
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+_shared: ParallelValidator | None = None
+
+
+def shared_validator(settings: Settings) -> ParallelValidator:
+    """One pool per server process, started on the first large bulk request."""
+    global _shared
+    if _shared is None:
+        _shared = ParallelValidator(settings)
+    return _shared
+
+
+def close_shared_validator() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.close()
+        _shared = None

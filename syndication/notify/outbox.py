@@ -73,27 +73,24 @@ class Outbox:
         return Batch(after, last, list(urls), count, oldest)
 
     async def acknowledge(self, cursor: DeliveryCursor, batch: Batch) -> DeliveryCursor:
+        return await self._move_past(cursor, batch, last_error=None)
+
+    async def _move_past(
+        self, cursor: DeliveryCursor, batch: Batch, *, last_error: str | None
+    ) -> DeliveryCursor:
         return await self._save(
             replace(
                 cursor,
                 change_id=batch.last_change_id,
                 attempts=0,
                 next_attempt_at=None,
-                last_error=None,
+                last_error=last_error,
             )
         )
 
     async def drop(self, cursor: DeliveryCursor, batch: Batch, error: str) -> DeliveryCursor:
         """Move past a batch the endpoint will never take; the error stays on show."""
-        return await self._save(
-            replace(
-                cursor,
-                change_id=batch.last_change_id,
-                attempts=0,
-                next_attempt_at=None,
-                last_error=f"dropped: {error}",
-            )
-        )
+        return await self._move_past(cursor, batch, last_error=f"dropped: {error}")
 
     async def retry_later(
         self, cursor: DeliveryCursor, *, attempts: int, at: float, error: str

@@ -5,7 +5,7 @@ SQLite implements it today; a PostgreSQL implementation can follow without touch
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -51,8 +51,11 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     # --- writes: each call is one transaction, and appends to the change log -----------------
-    async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
-        """Create or replace every article, all or nothing."""
+    async def put_articles(
+        self, articles: Iterable[ArticleIn] | AsyncIterable[ArticleIn]
+    ) -> WriteResult:
+        """Create or replace every article, all or nothing: an exception raised by `articles`
+        (an async source may validate as it goes) rolls the whole write back."""
         ...
 
     async def delete_article(self, article_id: str) -> int | None:

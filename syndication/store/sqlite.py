@@ -10,7 +10,14 @@ import asyncio
 import functools
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,8 +89,19 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-P = ParamSpec("P")
 T = TypeVar("T")
+
+
+async def _as_async(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+P = ParamSpec("P")
 
 
 def _runs_to_completion(
@@ -207,12 +225,14 @@ class SQLiteStore:
         return self._counter.get() if self._counter is not None else 0
 
     @_runs_to_completion
-    async def put_articles(self, articles: Iterable[ArticleIn]) -> WriteResult:
+    async def put_articles(
+        self, articles: Iterable[ArticleIn] | AsyncIterable[ArticleIn]
+    ) -> WriteResult:
         created = replaced = change_id = 0
         async with self._transaction() as db:
             presence = _Presence()
             batch: list[ArticleIn] = []
-            for article in articles:
+            async for article in _as_async(articles):
                 batch.append(article)
                 if len(batch) >= _CHUNK:
                     c, r, change_id = await self._write_batch(db, batch, presence)

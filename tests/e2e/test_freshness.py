@@ -81,6 +81,7 @@ def renders_after(client: TestClient, action: Any, gone: frozenset[str] = frozen
 ALWAYS = {
     "feed:all:rss:page=1:limit=50", "feed:all:atom:page=1:limit=50",
     "feed:all:json:page=1:limit=50", "feed:yandex", "sitemap:index", "sitemap:news",
+    "index",  # the index page shows each feed's article count
 }  # fmt: skip
 
 
@@ -123,7 +124,7 @@ def test_a_new_tag_re_renders_the_lists_of_feeds(client: TestClient) -> None:
     rendered = renders_after(
         client, lambda: client.put("/api/articles/a9", json=payload("a9", tags=["Спорт"]))
     )
-    assert {"opml", "index"} <= rendered
+    assert "opml" in rendered
     assert "feed:tag:finansy:rss:page=1:limit=50" not in rendered
     assert "/feeds/tag/sport.rss" in client.get("/opml.xml").text
 

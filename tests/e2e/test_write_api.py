@@ -350,3 +350,22 @@ def test_unknown_api_route_and_method(client: httpx.Client) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert client.post("/api/articles/x", json=ARTICLE).status_code == 405
+
+
+def test_large_bulk_goes_through_worker_processes(client: httpx.Client) -> None:
+    """Past PARALLEL_FROM_LINES the lines are validated in a process pool while the store writes:
+    still one transaction, and one bad line at the very end still stores nothing."""
+    from syndication.api import PARALLEL_FROM_LINES
+
+    count = PARALLEL_FROM_LINES + 500
+    good = [with_(id=f"big-bulk-{i}", content_html=f"<p>Текст {i}</p>") for i in range(count)]
+    bad = ndjson(*good, with_(id="big-bulk-bad", title=""))
+    problem = assert_problem(client.post("/api/articles:bulk", content=bad, headers=BULK_HEADERS),
+                             422, "title")  # fmt: skip
+    assert problem["rejected_lines"] == [count + 1]
+    assert client.get("/api/articles/big-bulk-0").status_code == 404
+    ok = client.post("/api/articles:bulk", content=ndjson(*good), headers=BULK_HEADERS)
+    assert ok.json() == {"created": count, "replaced": 0, "rejected_lines": []}
+    assert client.get(f"/api/articles/big-bulk-{count - 1}").json()["content_html"] == (
+        f"<p>Текст {count - 1}</p>"
+    )

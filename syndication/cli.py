@@ -199,7 +199,12 @@ async def _with_store(settings: Settings, job: str, args: argparse.Namespace) ->
                 await Outbox(store, target).cursor()
             if args.file == "-":
                 summary = await import_ndjson(
-                    store, sys.stdin.buffer, settings, atomic=args.atomic, quiet=args.quiet
+                    store,
+                    sys.stdin.buffer,
+                    settings,
+                    atomic=args.atomic,
+                    quiet=args.quiet,
+                    processes=args.processes,
                 )
             else:
                 path = Path(args.file)
@@ -210,6 +215,7 @@ async def _with_store(settings: Settings, job: str, args: argparse.Namespace) ->
                         settings,
                         total_bytes=path.stat().st_size,
                         atomic=args.atomic,
+                        processes=args.processes,
                         quiet=args.quiet,
                     )
             print(summary.report())
@@ -247,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import NDJSON articles from FILE or - (stdin)")
     imp.add_argument("file")
     imp.add_argument("--atomic", action="store_true", help="store nothing if any line is rejected")
+    imp.add_argument(
+        "--processes", type=int, default=None, metavar="N",
+        help="validation worker processes for large inputs (default: CPU count - 1)",
+    )  # fmt: skip
 
     demo = sub.add_parser("demo", help="write the synthetic demo data set")
     demo.add_argument("--articles", type=int, default=600)

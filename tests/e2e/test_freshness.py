@@ -13,6 +13,7 @@ from typing import Any
 
 import brotli
 import httpx
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -297,3 +298,44 @@ def test_metrics_and_health(server: Server) -> None:
     assert 'syndication_render_seconds_bucket{kind="feed",le="0.05"}' in text
     assert re.search(r'syndication_invalidations_total\{kind="feed"\} [1-9]', text)
     assert "syndication_cached_documents" in text
+
+
+def test_single_flight_over_http(tmp_path: Path) -> None:
+    """200 concurrent requests for a cold 500-item feed: one render, the same bytes for all."""
+    import asyncio
+
+    from syndication.demo import articles as demo_articles
+
+    server = start_server(tmp_path)
+    try:
+        body = b"\n".join(orjson.dumps(p) for p in demo_articles(520, seed=4, end=NOW))
+        with server.client() as c:
+            r = c.post("/api/articles:bulk", content=body,
+                       headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+            assert r.status_code == 200, r.text
+
+            def renders() -> float:
+                text = c.get("/metrics").text
+                match = re.search(
+                    r'syndication_cache_total\{kind="feed",result="render"\} (\S+)', text
+                )
+                return float(match.group(1)) if match else 0.0
+
+            before = renders()
+
+        async def fetch_all() -> list[bytes]:
+            limits = httpx.Limits(max_connections=200)
+            async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as ac:
+                responses = await asyncio.gather(
+                    *(ac.get("/feeds/all.rss?limit=500") for _ in range(200))
+                )
+            assert {r.status_code for r in responses} == {200}
+            return [r.content for r in responses]
+
+        bodies = asyncio.run(fetch_all())
+        assert len(set(bodies)) == 1
+        assert bodies[0].count(b"<item>") == 500
+        with server.client() as c:
+            assert renders() - before == 1
+    finally:
+        server.stop()

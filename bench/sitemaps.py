@@ -94,9 +94,10 @@ def build_store(path: Path, articles: int, months: int) -> None:
             url = f"https://example.ru/novosti/{i}/"
             rows.append((f"a{i}", f"Новость номер {i}", url, published, updated, image, caption,
                          published, escaped_size(url, image or "", caption or "")))  # fmt: skip
-            rubric_links.append((f"a{i}", f"rubric_{i % RUBRICS}", published))
+            newest = updated or published
+            rubric_links.append((f"a{i}", f"rubric_{i % RUBRICS}", published, newest))
             tags = rng.sample(range(TAGS), 2)
-            tag_links += [(f"a{i}", t, n, published) for n, t in enumerate(tags)]
+            tag_links += [(f"a{i}", t, n, published, newest) for n, t in enumerate(tags)]
         conn.executemany(
             "INSERT INTO articles (id, title, url, published_at, updated_at, image_url,"
             " image_caption, status, modified_at, raw, sitemap_bytes)"
@@ -104,13 +105,13 @@ def build_store(path: Path, articles: int, months: int) -> None:
             rows,
         )
         conn.executemany(
-            "INSERT INTO article_rubrics (article_id, rubric, position, published_at)"
-            " VALUES (?, ?, 0, ?)",
+            "INSERT INTO article_rubrics (article_id, rubric, position, published_at, published,"
+            " last_change) VALUES (?, ?, 0, ?, 1, ?)",
             rubric_links,
         )
         conn.executemany(
-            "INSERT INTO article_tags (article_id, tag_id, position, published_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO article_tags (article_id, tag_id, position, published_at, published,"
+            " last_change) VALUES (?, ?, ?, ?, 1, ?)",
             tag_links,
         )
     conn.execute("COMMIT")

@@ -66,6 +66,15 @@ async def test_first_version_file_upgrades_in_place(settings: Settings, tmp_path
     assert conn.execute("SELECT sitemap_bytes FROM articles").fetchone()[0] == escaped_size(
         "https://example.ru/n/1/", "https://example.ru/i.jpg", "Фото"
     )
+    # Step 5 copied each link's article facts into the link rows.
+    assert conn.execute("SELECT published, last_change FROM article_rubrics").fetchone() == (
+        1,
+        1733843280,
+    )
+    assert conn.execute("SELECT published, last_change FROM article_tags").fetchone() == (
+        1,
+        1733843280,
+    )
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     conn.close()

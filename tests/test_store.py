@@ -179,3 +179,24 @@ async def test_a_cancelled_caller_does_not_interrupt_the_write(
     await store.put_articles([art(settings, "after")])
     assert await store.get_article("c299") is not None
     assert await store.get_article("after") is not None
+
+
+async def test_term_stats_follow_visibility_and_newest_dates(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    await store.put_articles([
+        art(settings, "a", rubrics=["glavnoe"], tags=["Общество"],
+            updated_at="2025-12-05T10:00:00+03:00"),
+        art(settings, "b", rubrics=["glavnoe"], tags=["Общество"]),
+        art(settings, "later", rubrics=["budushchee"], tags=["Завтра"],
+            published_at="2025-12-31T10:00:00+03:00"),
+    ])  # fmt: skip
+    stats = {(s.kind, s.slug): (s.count, s.last_change) for s in await store.term_stats(now=NOW)}
+    newest = datetime(2025, 12, 5, 7, 0, tzinfo=UTC)
+    assert stats == {("rubric", "glavnoe"): (2, newest), ("topic", "obshchestvo"): (2, newest)}
+    # Un-publishing moves the facts the links carry too.
+    await store.put_articles([art(settings, "a", status="draft")])
+    stats = {(s.kind, s.slug): s.count for s in await store.term_stats(now=NOW)}
+    assert stats == {("rubric", "glavnoe"): 1, ("topic", "obshchestvo"): 1}
+    later = {s.slug for s in await store.term_stats(now=datetime(2026, 1, 1, tzinfo=UTC))}
+    assert {"budushchee", "zavtra"} <= later

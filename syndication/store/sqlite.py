@@ -264,16 +264,15 @@ class SQLiteStore:
     async def _present(self, db: aiosqlite.Connection, kind: str, keys: set[str]) -> set[str]:
         if kind == "rubrics":
             sql = (
-                "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM article_rubrics l"
-                " JOIN articles a ON a.id = l.article_id"
-                " WHERE l.rubric = value AND a.status = 'published')"
+                "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM article_rubrics"
+                " INDEXED BY article_rubrics_stats WHERE published = 1 AND rubric = value)"
             )
             arg = orjson.dumps(sorted(keys))
         elif kind == "tags":
             sql = (
                 "SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM tags t"
-                " JOIN article_tags l ON l.tag_id = t.id JOIN articles a ON a.id = l.article_id"
-                " WHERE t.slug = value AND a.status = 'published')"
+                " JOIN article_tags l INDEXED BY article_tags_stats ON l.tag_id = t.id"
+                " WHERE t.slug = value AND l.published = 1)"
             )
             arg = orjson.dumps(sorted(keys))
         else:
@@ -327,19 +326,19 @@ class SQLiteStore:
         )
         await db.execute(f"DELETE FROM article_tags WHERE article_id IN ({_marks(len(ids))})", ids)
         await db.executemany(
-            "INSERT INTO article_rubrics (article_id, rubric, position, published_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO article_rubrics (article_id, rubric, position, published_at, published,"
+            " last_change) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (a.id, slug, i, to_epoch(a.published_at))
+                (a.id, slug, i, *_link_facts(a))
                 for a in unique
                 for i, slug in enumerate(dict.fromkeys(a.rubrics))
             ],
         )
         await db.executemany(
-            "INSERT INTO article_tags (article_id, tag_id, position, published_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO article_tags (article_id, tag_id, position, published_at, published,"
+            " last_change) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (a.id, tag_id, i, to_epoch(a.published_at))
+                (a.id, tag_id, i, *_link_facts(a))
                 for a in unique
                 for i, tag_id in enumerate(dict.fromkeys(tag_ids[t.name][0] for t in a.tags))
             ],
@@ -800,23 +799,18 @@ class SQLiteStore:
                 return
 
     async def term_stats(self, *, now: datetime) -> list[TermStat]:
-        # Walk the visible articles in the covering index and look their links up by article id:
-        # one pass over the index instead of a random row read per link.
-        visible = (
-            "FROM articles a INDEXED BY articles_by_date CROSS JOIN {links} l"
-            " ON l.article_id = a.id WHERE a.status = 'published' AND a.published_at <= ?"
-        )
+        # The links' own index holds everything asked here (migration 5): one index-only pass.
         async with self._r.execute(
-            "SELECT l.rubric, count(*), max(coalesce(a.updated_at, a.published_at)) "
-            + visible.format(links="article_rubrics")
-            + " GROUP BY l.rubric",
+            "SELECT rubric, count(*), max(last_change) FROM article_rubrics"
+            " INDEXED BY article_rubrics_stats WHERE published = 1 AND published_at <= ?"
+            " GROUP BY rubric",
             (to_epoch(now),),
         ) as cur:
             by_rubric = {r[0]: (int(r[1]), from_epoch(r[2])) for r in await cur.fetchall()}
         async with self._r.execute(
-            "SELECT l.tag_id, count(*), max(coalesce(a.updated_at, a.published_at)) "
-            + visible.format(links="article_tags")
-            + " GROUP BY l.tag_id",
+            "SELECT tag_id, count(*), max(last_change) FROM article_tags"
+            " INDEXED BY article_tags_stats WHERE published = 1 AND published_at <= ?"
+            " GROUP BY tag_id",
             (to_epoch(now),),
         ) as cur:
             by_tag = {r[0]: (int(r[1]), from_epoch(r[2])) for r in await cur.fetchall()}
@@ -906,6 +900,15 @@ _CURSOR_COLUMNS = "target, change_id, attempts, next_attempt_at, last_error, upd
 
 def _dump(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def _link_facts(a: ArticleIn) -> tuple[int, int, int]:
+    """What a link row copies of its article: published_at, published (0/1), newest date."""
+    return (
+        to_epoch(a.published_at),
+        int(a.status is Status.PUBLISHED),
+        to_epoch(a.updated_at or a.published_at),
+    )
 
 
 def _url_row(r: Sequence[Any]) -> UrlRow:

@@ -599,56 +599,79 @@ class SQLiteStore:
         async with self._r.execute("SELECT slug, name, kind FROM tags ORDER BY slug") as cur:
             return [Tag(row[0], row[1], TagKind(row[2])) for row in await cur.fetchall()]
 
-    def _scope_sql(self, scope: Scope, now: datetime) -> tuple[str, list[Any]]:
-        """FROM/WHERE for the visible articles of `scope`, aliased `a`."""
+    def _links(self, scope: Scope, now: datetime) -> tuple[str, list[Any]]:
+        """FROM/WHERE over the visible links of a rubric or tag scope, aliased `l`.
+
+        The link rows carry their article's publication facts (migration 5), so a rubric or tag
+        is one range of the links' index, already in date order: no article row is read to
+        filter, count or sort.
+        """
+        if scope.kind is ScopeKind.RUBRIC:
+            return (
+                "FROM article_rubrics l INDEXED BY article_rubrics_stats"
+                " WHERE l.published = 1 AND l.rubric = ? AND l.published_at <= ?",
+                [scope.key, to_epoch(now)],
+            )
+        return (
+            "FROM article_tags l INDEXED BY article_tags_stats"
+            " WHERE l.published = 1 AND l.tag_id = (SELECT id FROM tags WHERE slug = ?)"
+            " AND l.published_at <= ?",
+            [scope.key, to_epoch(now)],
+        )
+
+    def _articles_sql(self, scope: Scope, now: datetime) -> tuple[str, list[Any]]:
+        """FROM/WHERE for the visible articles of all news or one month, aliased `a`."""
         visible = "a.status = 'published' AND a.published_at <= ?"
         params: list[Any] = [to_epoch(now)]
         if scope.kind is ScopeKind.ALL:
-            return f"FROM articles a WHERE {visible}", params
-        if scope.kind is ScopeKind.RUBRIC:
-            return (
-                "FROM article_rubrics l JOIN articles a ON a.id = l.article_id"
-                f" WHERE l.rubric = ? AND l.published_at <= ? AND {visible}",
-                [scope.key, to_epoch(now), *params],
-            )
-        if scope.kind is ScopeKind.TAG:
-            return (
-                "FROM article_tags l JOIN tags t ON t.id = l.tag_id"
-                " JOIN articles a ON a.id = l.article_id"
-                f" WHERE t.slug = ? AND l.published_at <= ? AND {visible}",
-                [scope.key, to_epoch(now), *params],
-            )
+            return f"FROM articles a INDEXED BY articles_by_date WHERE {visible}", params
         start, end = month_bounds(scope.key, self.zone)
         return (
-            f"FROM articles a WHERE {visible} AND a.published_at >= ? AND a.published_at < ?",
+            f"FROM articles a INDEXED BY articles_by_date WHERE {visible}"
+            " AND a.published_at >= ? AND a.published_at < ?",
             [*params, to_epoch(start), to_epoch(end)],
         )
 
     async def articles(
         self, scope: Scope, *, now: datetime, limit: int, offset: int = 0
     ) -> list[Article]:
-        where, params = self._scope_sql(scope, now)
         columns = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
-        async with self._r.execute(
-            f"SELECT {columns} {where} ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        ) as cur:
+        if scope.kind in (ScopeKind.RUBRIC, ScopeKind.TAG):
+            links, params = self._links(scope, now)
+            # Page through the links' index first, then read only the page's article rows.
+            sql = (
+                f"SELECT {columns} FROM (SELECT l.article_id, l.published_at {links}"
+                " ORDER BY l.published_at DESC, l.article_id DESC LIMIT ? OFFSET ?) p"
+                " JOIN articles a ON a.id = p.article_id"
+                " ORDER BY p.published_at DESC, p.article_id DESC"
+            )
+        else:
+            where, params = self._articles_sql(scope, now)
+            sql = (
+                f"SELECT {columns} {where} ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?"
+            )
+        async with self._r.execute(sql, [*params, limit, offset]) as cur:
             rows = [tuple(r) for r in await cur.fetchall()]
         return await self._hydrate(self._r, rows)
 
-    async def count(self, scope: Scope, *, now: datetime) -> int:
-        where, params = self._scope_sql(scope, now)
-        async with self._r.execute(f"SELECT count(*) {where}", params) as cur:
+    async def _aggregate(self, scope: Scope, now: datetime) -> tuple[int, int | None]:
+        """(visible articles, newest published/updated epoch) of `scope`, from indexes only."""
+        if scope.kind in (ScopeKind.RUBRIC, ScopeKind.TAG):
+            links, params = self._links(scope, now)
+            sql = f"SELECT count(*), max(l.last_change) {links}"
+        else:
+            where, params = self._articles_sql(scope, now)
+            sql = f"SELECT count(*), max(coalesce(a.updated_at, a.published_at)) {where}"
+        async with self._r.execute(sql, params) as cur:
             row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    async def count(self, scope: Scope, *, now: datetime) -> int:
+        return (await self._aggregate(scope, now))[0]
 
     async def last_change(self, scope: Scope, *, now: datetime) -> datetime | None:
-        where, params = self._scope_sql(scope, now)
-        async with self._r.execute(
-            f"SELECT max(coalesce(a.updated_at, a.published_at)) {where}", params
-        ) as cur:
-            row = await cur.fetchone()
-        return from_epoch(row[0]) if row and row[0] is not None else None
+        newest = (await self._aggregate(scope, now))[1]
+        return from_epoch(newest) if newest is not None else None
 
     async def months(self, *, now: datetime) -> list[MonthStat]:
         async with self._r.execute(

@@ -196,7 +196,7 @@ async def test_term_stats_follow_visibility_and_newest_dates(
     assert stats == {("rubric", "glavnoe"): (2, newest), ("topic", "obshchestvo"): (2, newest)}
     # Un-publishing moves the facts the links carry too.
     await store.put_articles([art(settings, "a", status="draft")])
-    stats = {(s.kind, s.slug): s.count for s in await store.term_stats(now=NOW)}
-    assert stats == {("rubric", "glavnoe"): 1, ("topic", "obshchestvo"): 1}
+    counts = {(s.kind, s.slug): s.count for s in await store.term_stats(now=NOW)}
+    assert counts == {("rubric", "glavnoe"): 1, ("topic", "obshchestvo"): 1}
     later = {s.slug for s in await store.term_stats(now=datetime(2026, 1, 1, tzinfo=UTC))}
     assert {"budushchee", "zavtra"} <= later

@@ -19,14 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from zoneinfo import ZoneInfo
 
 import feeds
 import sitemap
 from syndication.model import Change, Scope, ScopeKind
 from syndication.rendering import BadParameter, RenderContext, Rendered
 from syndication.timeutil import from_epoch, month_key, parse_month
-from syndication.urls import FEED_FORMATS
 
 Builder = Callable[[RenderContext], Awaitable[Rendered]]
 
@@ -142,7 +141,7 @@ def _sitemap(path: str) -> Document | None:
     return None
 
 
-def change_tags(change: Change, zone: Any) -> set[str]:
+def change_tags(change: Change, zone: ZoneInfo) -> set[str]:
     """The dependency tags one row of the change log raises."""
     if change.kind == "terms":
         flipped = change.after or {}
@@ -169,11 +168,11 @@ def change_tags(change: Change, zone: Any) -> set[str]:
     return tags
 
 
-def all_tags(changes: Iterable[Change], zone: Any) -> set[str]:
+def all_tags(changes: Iterable[Change], zone: ZoneInfo) -> set[str]:
     tags: set[str] = set()
     for change in changes:
         tags |= change_tags(change, zone)
     return tags
 
 
-__all__ = ["FEED_FORMATS", "Document", "all_tags", "change_tags", "resolve"]
+__all__ = ["Document", "all_tags", "change_tags", "resolve"]

@@ -44,6 +44,7 @@ class Outbox:
     def __init__(self, store: Store, target: Target) -> None:
         self.store = store
         self.target = target
+        self._memo: Batch | None = None  # the last batch scanned, resumed when asked again
 
     async def cursor(self) -> DeliveryCursor:
         cursor = await self.store.delivery_cursor(self.target.name, create=True)
@@ -54,9 +55,23 @@ class Outbox:
         """The changes after `after` whose URLs fit one request; None when there are none.
 
         A batch ends at a change boundary, so that the cursor can say exactly what was sent.
+        While the endpoint is down, the same cursor is asked again at every retry: the scan
+        resumes where the previous one stopped instead of re-reading the whole backlog (the
+        result is the same, the scan being a left-to-right fold over the change log).
         """
         urls: dict[str, None] = {}
         last, count, oldest = after, 0, None
+        if self._memo is not None and self._memo.after == after:
+            memo = self._memo
+            urls = dict.fromkeys(memo.urls)
+            last, count, oldest = memo.last_change_id, memo.changes, memo.oldest
+        batch = await self._scan(after, urls, last, count, oldest)
+        self._memo = batch
+        return batch
+
+    async def _scan(
+        self, after: int, urls: dict[str, None], last: int, count: int, oldest: datetime | None
+    ) -> Batch | None:
         while True:
             changes = await self.store.changes_since(last, limit=PAGE)
             for change in changes:

@@ -111,6 +111,12 @@ class DocumentCache:
             await self._refresh_next_publication()
 
     async def _apply_changes(self) -> None:
+        if not self._entries and not self._inflight:
+            # Nothing cached, nothing rendering: there is nothing to drop, so the rows need not be
+            # read (a bulk import writes thousands of them per request).
+            self._synced = await self.store.last_change_id()
+            self._recent.append((self._synced, frozenset({"*"})))
+            return
         changes = await self.store.changes_since(self._synced, limit=MAX_CHANGES_TO_APPLY + 1)
         if not changes:
             return

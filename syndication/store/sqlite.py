@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+import sys
 import time
 from collections.abc import (
     AsyncIterable,
@@ -712,27 +713,11 @@ class SQLiteStore:
     async def url_rows(
         self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
     ) -> AsyncIterator[list[UrlRow]]:
-        # Keyset paging on (published_at, id) keeps each query short and memory flat. The row
-        # value comparison lets SQLite seek in the index; the equivalent OR form scans from the
-        # start of the range on every batch.
-        last_pub, last_id = to_epoch(start) - 1, ""
-        hi = min(to_epoch(end) - 1, to_epoch(now))
-        while True:
-            async with self._r.execute(
-                "SELECT url, coalesce(updated_at, published_at), published_at, title, image_url,"
-                " image_type, image_length, image_caption, id FROM articles"
-                " WHERE status = 'published' AND published_at <= ?"
-                " AND (published_at, id) > (?, ?)"
-                " ORDER BY published_at, id LIMIT ?",
-                (hi, last_pub, last_id, batch),
-            ) as cur:
-                rows = list(await cur.fetchall())
-            if not rows:
-                return
-            yield [_url_row(r) for r in rows]
-            last_pub, last_id = rows[-1][2], rows[-1][8]
-            if len(rows) < batch:
-                return
+        # The whole range: a slice from its first row with no end.
+        async for rows in self.url_rows_slice(
+            start, end, now=now, offset=0, limit=sys.maxsize, batch=batch
+        ):
+            yield rows
 
     async def recent_rows(
         self, since: datetime, *, now: datetime, limit: int
@@ -790,7 +775,9 @@ class SQLiteStore:
         lo, hi = to_epoch(start), min(to_epoch(end) - 1, to_epoch(now))
         where = "WHERE status = 'published' AND published_at <= ?"
         # One OFFSET query finds where the slice starts; keyset paging on (published_at, id)
-        # goes on from there, as in url_rows.
+        # goes on from there, keeping each query short and memory flat. The row-value
+        # comparison lets SQLite seek in the index; the equivalent OR form rescans the range
+        # from its start on every batch.
         last_pub, last_id = lo - 1, ""
         if offset > 0:
             async with self._r.execute(

@@ -10,8 +10,6 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syndication.cache import GZIP_LEVEL, DocumentCache, Entry
@@ -25,16 +23,6 @@ CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=300"
 _VARY = (b"vary", b"Accept-Encoding")
 _SUFFIX = {"gzip": "-gz", "br": "-br"}
 _QUALITIES: dict[str, dict[str, float]] = {}
-
-
-class PreparedResponse(Response):
-    """A response whose raw headers are already built: nothing is re-derived per request."""
-
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        self.status_code = status
-        self.body = body
-        self.raw_headers = headers
-        self.background = None
 
 
 def choose_encoding(accept: str | None, *, br: bool, gz: bool) -> str | None:
@@ -160,18 +148,6 @@ def answer(
         ):
             return 304, rep.not_modified, b""
     return entry.status, rep.headers, b"" if method == "HEAD" else rep.body
-
-
-def respond(method: str, headers: Headers, entry: Entry, *, gzip_only: bool = False) -> Response:
-    status, raw, body = answer(
-        method,
-        entry,
-        accept_encoding=headers.get("accept-encoding"),
-        if_none_match=headers.get("if-none-match"),
-        if_modified_since=headers.get("if-modified-since"),
-        gzip_only=gzip_only,
-    )
-    return PreparedResponse(status, raw, body)
 
 
 _PLAIN = b"text/plain; charset=utf-8"

@@ -10,6 +10,7 @@ from typing import Any
 import brotli
 import pytest
 from starlette.datastructures import Headers
+from starlette.responses import Response
 
 from syndication.cache import DocumentCache, Entry
 from syndication.config import Settings
@@ -17,7 +18,7 @@ from syndication.documents import Document
 from syndication.ingest import validate_article
 from syndication.metrics import Metrics
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
-from syndication.serving import choose_encoding, respond
+from syndication.serving import answer, choose_encoding
 from syndication.store import SQLiteStore
 
 pytestmark = pytest.mark.anyio
@@ -186,6 +187,21 @@ def entry(body: bytes = b"<feed>" + "новости ".encode() * 200 + b"</feed>
         last_modified=datetime(2025, 12, 10, 15, 8, tzinfo=UTC),
         last_modified_http="Wed, 10 Dec 2025 15:08:00 GMT", change_id=0, expires=float("inf"),
     )  # fmt: skip
+
+
+def respond(method: str, headers: Headers, e: Entry, *, gzip_only: bool = False) -> Response:
+    """What the fast path would send, as a Starlette response to inspect."""
+    status, raw, body = answer(
+        method,
+        e,
+        accept_encoding=headers.get("accept-encoding"),
+        if_none_match=headers.get("if-none-match"),
+        if_modified_since=headers.get("if-modified-since"),
+        gzip_only=gzip_only,
+    )
+    response = Response(body, status_code=status)
+    response.raw_headers = raw
+    return response
 
 
 def h(**headers: str) -> Headers:

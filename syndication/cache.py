@@ -132,14 +132,14 @@ class DocumentCache:
         tags = frozenset(all_tags(changes, self.settings.zone))
         self._synced = changes[-1].id
         self._recent.append((self._synced, tags))
-        self._drop(lambda deps: bool(deps & tags), reason="change")
+        self._drop(lambda deps: bool(deps & tags))
 
     async def _refresh_next_publication(self) -> None:
         now = self.clock()
         nxt = await self.store.next_publication(after=datetime.fromtimestamp(now, UTC))
         self._next_publication = nxt.timestamp() if nxt else float("inf")
 
-    def _drop(self, stale: Callable[[frozenset[str]], bool], *, reason: str) -> None:
+    def _drop(self, stale: Callable[[frozenset[str]], bool]) -> None:
         for key in [k for k, e in self._entries.items() if stale(e.deps)]:
             entry = self._entries.pop(key)
             self.metrics.invalidated(entry.kind, 1)

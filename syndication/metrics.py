@@ -69,18 +69,5 @@ class Metrics:
     def invalidated(self, kind: str, count: int) -> None:
         self.invalidations.labels(kind).inc(count)
 
-    def renders(self, kind: str | None = None) -> int:
-        """How many renders this worker has done (of one kind): what the tests assert on."""
-        total = 0.0
-        for metric in self.cache.collect():
-            for sample in metric.samples:
-                if (
-                    sample.name.endswith("_total")
-                    and sample.labels["result"] == "render"
-                    and (kind is None or sample.labels["kind"] == kind)
-                ):
-                    total += sample.value
-        return int(total)
-
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

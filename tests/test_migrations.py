@@ -112,3 +112,30 @@ def test_newer_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SchemaTooNew):
         migrate(conn)
     conn.close()
+
+
+def test_processes_opening_a_new_file_together(tmp_path: Path) -> None:
+    """`serve --workers N` opens one fresh file from N processes at once: each must succeed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from syndication.store import SQLiteStore\n"
+        "async def main():\n"
+        "    s = SQLiteStore(sys.argv[1], ZoneInfo('Europe/Moscow'))\n"
+        "    await s.open(); await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    for round_ in range(3):
+        db = tmp_path / f"race-{round_}.db"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, errors
+        conn = sqlite3.connect(db)
+        assert current_version(conn) == LATEST
+        conn.close()

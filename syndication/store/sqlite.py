@@ -7,6 +7,7 @@ another reads, which WAL lets run beside the writer without blocking.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import sqlite3
 import sys
@@ -152,13 +153,18 @@ class SQLiteStore:
         self._counter.advance(await self._last_id(self._reader))
 
     def _migrate(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA busy_timeout = 10000")
-            migrate(conn)
-        finally:
-            conn.close()
+        # Worker processes open the store together: without this lock two of them can both read
+        # version 0 and both run step 1 ("table rubrics already exists"), killing one worker.
+        # The version is read under the lock, so the second finds the work done.
+        with self.path.with_name(self.path.name + "-migrate.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA busy_timeout = 10000")
+                migrate(conn)
+            finally:
+                conn.close()
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)

@@ -155,9 +155,8 @@ def test_no_stale_read_across_two_workers(tmp_path: Path) -> None:
     try:
         _seed(server)
         # No keep-alive: every request may land on either worker.
-        # 1,500 fresh connections in a few seconds: a connect that fails for want of a local port
-        # is retried (httpx retries connection errors only, never a response).
-        transport = httpx.HTTPTransport(retries=3, limits=httpx.Limits(max_keepalive_connections=0))
+        # No keep-alive: every request may land on either worker.
+        transport = httpx.HTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         stale: list[str] = []
         workers: set[str] = set()
         with httpx.Client(base_url=server.base_url, transport=transport, timeout=30,

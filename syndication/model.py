@@ -131,6 +131,8 @@ class MonthStat:
     month: str  # "YYYY-MM"
     count: int
     last_change: datetime
+    # The largest escaped sitemap text of one of its rows (see Store.url_row_bound).
+    row_bound: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import pytest
 from syndication.config import Settings
 from syndication.model import Status
 from syndication.store import SQLiteStore
-from syndication.store.migrations import LATEST, SchemaTooNew, current_version, migrate
+from syndication.store.sqlite.schema import LATEST, SchemaTooNew, current_version, migrate
 
 
 def _v1_file(path: Path) -> None:
@@ -59,7 +59,10 @@ async def test_first_version_file_upgrades_in_place(settings: Settings, tmp_path
     conn = sqlite3.connect(path)
     assert current_version(conn) == LATEST
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "outbox" in tables
+    # Step 6 dropped the unused outbox and the index nothing read.
+    assert "outbox" not in tables
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "articles_by_modified" not in indexes
     # Step 4 computed the sitemap size bound of the existing row as the write path would.
     from syndication.store.sqlite import escaped_size
 
@@ -75,6 +78,23 @@ async def test_first_version_file_upgrades_in_place(settings: Settings, tmp_path
         1,
         1733843280,
     )
+    # Step 6 put the placement on the article row and counted the statistics from the rows.
+    assert conn.execute("SELECT rubrics, tag_ids FROM articles").fetchone() == (
+        '["glavnoe"]',
+        "[1]",
+    )
+    assert conn.execute("SELECT month FROM calendar").fetchall() == [("2024-12",)]
+    assert sorted(conn.execute("SELECT scope, month, count, last_change FROM buckets")) == [
+        ("", "2024-12", 1, 1733843280),
+        ("r:glavnoe", "2024-12", 1, 1733843280),
+        ("t:1", "2024-12", 1, 1733843280),
+    ]
+    assert sorted(conn.execute("SELECT scope, count FROM totals")) == [
+        ("", 1),
+        ("r:glavnoe", 1),
+        ("t:1", 1),
+    ]
+    assert conn.execute("SELECT count(*) FROM tx_notes").fetchone()[0] == 0
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     conn.close()
@@ -90,7 +110,7 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
 def test_a_failing_step_leaves_the_previous_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syndication.store import migrations
+    from syndication.store.sqlite import schema as migrations
 
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     migrate(conn, target=1)

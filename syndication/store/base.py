@@ -1,6 +1,8 @@
-"""The one small async interface every room uses to reach the data.
+"""What the rooms need of the data, as narrow async protocols: writes, feed reads, sitemap reads,
+statistics, the change log and delivery cursors. `Store` is all of them plus a lifecycle; a room
+that needs one part names that part.
 
-SQLite implements it today; a PostgreSQL implementation can follow without touching callers.
+SQLite implements them today; a PostgreSQL implementation can follow without touching callers.
 """
 
 from __future__ import annotations
@@ -45,12 +47,9 @@ class DeliveryCursor:
     updated_at: float = 0.0
 
 
-class Store(Protocol):
-    async def open(self) -> None: ...
+class ArticleWriter(Protocol):
+    """Each call is one transaction, and appends to the change log."""
 
-    async def close(self) -> None: ...
-
-    # --- writes: each call is one transaction, and appends to the change log -----------------
     async def put_articles(
         self, articles: Iterable[ArticleIn] | AsyncIterable[ArticleIn]
     ) -> WriteResult:
@@ -66,7 +65,8 @@ class Store(Protocol):
         """(created, change id)."""
         ...
 
-    # --- reads --------------------------------------------------------------------------------
+
+class FeedReader(Protocol):
     async def get_article(self, article_id: str) -> Article | None: ...
 
     async def get_rubric(self, slug: str) -> Rubric | None: ...
@@ -83,6 +83,14 @@ class Store(Protocol):
         """Published articles of `scope` with `published_at <= now`, newest first."""
         ...
 
+
+class StatisticsReader(Protocol):
+    """Kept current by each write, so a read costs O(1), not O(history)."""
+
+    async def aggregate(self, scope: Scope, *, now: datetime) -> tuple[int, datetime | None]:
+        """(visible articles, newest published/updated date) of `scope`; None when empty."""
+        ...
+
     async def count(self, scope: Scope, *, now: datetime) -> int: ...
 
     async def last_change(self, scope: Scope, *, now: datetime) -> datetime | None:
@@ -93,6 +101,12 @@ class Store(Protocol):
         """Every month (site zone) that has a visible article, oldest first."""
         ...
 
+    async def term_stats(self, *, now: datetime) -> list[TermStat]:
+        """Every rubric and tag that has a visible article, rubrics first (by position)."""
+        ...
+
+
+class SitemapReader(Protocol):
     def url_rows(
         self, start: datetime, end: datetime, *, now: datetime, batch: int = 5000
     ) -> AsyncIterator[list[UrlRow]]:
@@ -136,15 +150,8 @@ class Store(Protocol):
         """Rows `offset .. offset + limit - 1` of `url_rows(start, end)`, in the same order."""
         ...
 
-    async def term_stats(self, *, now: datetime) -> list[TermStat]:
-        """Every rubric and tag that has a visible article, rubrics first (by position)."""
-        ...
 
-    async def next_publication(self, *, after: datetime) -> datetime | None:
-        """The earliest `published_at` of a published article later than `after`."""
-        ...
-
-    # --- change log ---------------------------------------------------------------------------
+class ChangeLogReader(Protocol):
     async def last_change_id(self) -> int: ...
 
     def change_hint(self) -> int:
@@ -154,11 +161,14 @@ class Store(Protocol):
 
     async def changes_since(self, change_id: int, *, limit: int = 10_000) -> list[Change]: ...
 
-    async def ping(self) -> None:
-        """Raise StoreError when the store cannot answer."""
+    async def next_publication(self, *, after: datetime) -> datetime | None:
+        """The earliest `published_at` of a published article later than `after`."""
         ...
 
-    # --- push-notification delivery cursors (syndication/notify) --------------------------------
+
+class DeliveryCursorStore(Protocol):
+    """Push-notification delivery cursors (syndication/notify)."""
+
     async def delivery_cursor(self, target: str, *, create: bool = True) -> DeliveryCursor | None:
         """The target's cursor; with `create`, a new target starts at the end of the change log
         (history is not replayed to a newly configured endpoint)."""
@@ -168,4 +178,22 @@ class Store(Protocol):
 
     async def save_delivery_cursor(self, cursor: DeliveryCursor) -> None:
         """Store the cursor; its change id never moves backwards."""
+        ...
+
+
+class Store(
+    ArticleWriter,
+    FeedReader,
+    StatisticsReader,
+    SitemapReader,
+    ChangeLogReader,
+    DeliveryCursorStore,
+    Protocol,
+):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreError when the store cannot answer."""
         ...

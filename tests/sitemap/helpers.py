@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -19,6 +20,7 @@ from syndication.model import ArticleIn, Image, Status, TagRef
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.store import SQLiteStore
 from syndication.store.sqlite import escaped_size
+from syndication.store.sqlite.schema import add_calendar
 from syndication.timeutil import to_epoch
 from tests.conftest import SHARED
 
@@ -58,9 +60,13 @@ def article(
 def bulk_insert(db: str | Path, rows: Iterable[tuple[str, str, int]]) -> None:
     """(id, url, published_at epoch) rows of minimal published articles, straight into SQLite:
     the store's write path costs ~100 µs an article, far too slow for 50,000 in a test."""
+    rows = list(rows)
     conn = sqlite3.connect(db)
     try:
         with conn:
+            if rows:
+                dates = [p for _, _, p in rows]
+                add_calendar(conn, min(dates), max(dates), ZoneInfo("Europe/Moscow"))
             conn.executemany(
                 "INSERT INTO articles (id, title, url, published_at, status, modified_at, raw,"
                 " sitemap_bytes) VALUES (?, 't', ?, ?, 'published', 0, '{}', ?)",

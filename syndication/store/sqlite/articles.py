@@ -1,0 +1,138 @@
+"""What feeds read: articles of a scope, one article, rubrics and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from syndication.model import Article, Image, Rubric, Scope, ScopeKind, Status, Tag, TagKind
+from syndication.store.sqlite.connections import Connections, Row
+from syndication.timeutil import from_epoch, month_bounds, to_epoch
+
+_COLUMNS = (
+    "id, title, url, summary, content_html, published_at, updated_at, author, image_url,"
+    " image_type, image_length, image_caption, status, modified_at, rubrics, tag_ids"
+)
+_RUBRIC_COLUMNS = "slug, title, description, url, parent, position"
+# Tags never change once created: this process keeps the ones it has read (bounded).
+_TAG_CACHE_LIMIT = 100_000
+
+
+class FeedQueries:
+    db: Connections
+    zone: ZoneInfo
+    _tags_by_id: dict[int, Tag]
+
+    async def get_article(self, article_id: str) -> Article | None:
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        )
+        return (await self._hydrate(rows))[0] if rows else None
+
+    async def articles(
+        self, scope: Scope, *, now: datetime, limit: int, offset: int = 0
+    ) -> list[Article]:
+        columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+        if scope.kind in (ScopeKind.RUBRIC, ScopeKind.TAG):
+            links, params = links_sql(scope, now)
+            # Page through the links' index first, then read only the page's article rows.
+            sql = (
+                f"SELECT {columns} FROM (SELECT l.article_id, l.published_at {links}"
+                " ORDER BY l.published_at DESC, l.article_id DESC LIMIT ? OFFSET ?) p"
+                " JOIN articles a ON a.id = p.article_id"
+                " ORDER BY p.published_at DESC, p.article_id DESC"
+            )
+        else:
+            where, params = articles_sql(scope, now, self.zone)
+            sql = (
+                f"SELECT {columns} {where} ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?"
+            )
+        return await self._hydrate(await self.db.fetchall(sql, [*params, limit, offset]))
+
+    async def _hydrate(self, rows: Sequence[Row]) -> list[Article]:
+        placements = [(orjson.loads(r[14]), orjson.loads(r[15])) for r in rows]
+        unknown = {i for _, tag_ids in placements for i in tag_ids} - self._tags_by_id.keys()
+        if unknown:
+            if len(self._tags_by_id) > _TAG_CACHE_LIMIT:
+                self._tags_by_id.clear()
+            for tag_id, slug, name, kind in await self.db.fetchall(
+                "SELECT id, slug, name, kind FROM tags WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(sorted(unknown)).decode(),),
+            ):
+                self._tags_by_id[tag_id] = Tag(slug=slug, name=name, kind=TagKind(kind))
+        return [
+            Article(
+                id=r[0],
+                title=r[1],
+                url=r[2],
+                summary=r[3],
+                content_html=r[4],
+                published_at=from_epoch(r[5]),
+                updated_at=from_epoch(r[6]) if r[6] is not None else None,
+                author=r[7],
+                image=Image(url=r[8], type=r[9], length=r[10], caption=r[11]) if r[8] else None,
+                status=Status(r[12]),
+                modified_at=from_epoch(r[13]),
+                rubrics=tuple(rubrics),
+                tags=tuple(self._tags_by_id[i] for i in tag_ids),
+            )
+            for r, (rubrics, tag_ids) in zip(rows, placements, strict=True)
+        ]
+
+    async def get_rubric(self, slug: str) -> Rubric | None:
+        row = await self.db.fetchone(
+            f"SELECT {_RUBRIC_COLUMNS} FROM rubrics WHERE slug = ?", (slug,)
+        )
+        return Rubric(*row) if row else None
+
+    async def get_tag(self, slug: str) -> Tag | None:
+        row = await self.db.fetchone("SELECT slug, name, kind FROM tags WHERE slug = ?", (slug,))
+        return Tag(row[0], row[1], TagKind(row[2])) if row else None
+
+    async def rubrics(self) -> list[Rubric]:
+        rows = await self.db.fetchall(
+            f"SELECT {_RUBRIC_COLUMNS} FROM rubrics ORDER BY position, slug"
+        )
+        return [Rubric(*row) for row in rows]
+
+    async def tags(self) -> list[Tag]:
+        rows = await self.db.fetchall("SELECT slug, name, kind FROM tags ORDER BY slug")
+        return [Tag(row[0], row[1], TagKind(row[2])) for row in rows]
+
+
+def links_sql(scope: Scope, now: datetime) -> tuple[str, list[Any]]:
+    """FROM/WHERE over the visible links of a rubric or tag scope, aliased `l`.
+
+    The link rows carry their article's publication facts, so a rubric or tag is one range of
+    the links' index, already in date order: no article row is read to filter, count or sort.
+    """
+    if scope.kind is ScopeKind.RUBRIC:
+        return (
+            "FROM article_rubrics l INDEXED BY article_rubrics_stats"
+            " WHERE l.published = 1 AND l.rubric = ? AND l.published_at <= ?",
+            [scope.key, to_epoch(now)],
+        )
+    return (
+        "FROM article_tags l INDEXED BY article_tags_stats"
+        " WHERE l.published = 1 AND l.tag_id = (SELECT id FROM tags WHERE slug = ?)"
+        " AND l.published_at <= ?",
+        [scope.key, to_epoch(now)],
+    )
+
+
+def articles_sql(scope: Scope, now: datetime, zone: ZoneInfo) -> tuple[str, list[Any]]:
+    """FROM/WHERE for the visible articles of all news or one month, aliased `a`."""
+    visible = "a.status = 'published' AND a.published_at <= ?"
+    params: list[Any] = [to_epoch(now)]
+    if scope.kind is ScopeKind.ALL:
+        return f"FROM articles a INDEXED BY articles_by_date WHERE {visible}", params
+    start, end = month_bounds(scope.key, zone)
+    return (
+        f"FROM articles a INDEXED BY articles_by_date WHERE {visible}"
+        " AND a.published_at >= ? AND a.published_at < ?",
+        [*params, to_epoch(start), to_epoch(end)],
+    )

@@ -1,0 +1,84 @@
+"""The change log as readers see it, and the push targets' delivery cursors."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from syndication.model import Change
+from syndication.store.base import DeliveryCursor
+from syndication.store.sqlite.connections import Connections, Transaction
+from syndication.timeutil import from_epoch
+
+_CURSOR_COLUMNS = "target, change_id, attempts, next_attempt_at, last_error, updated_at"
+
+
+class ChangeLog:
+    db: Connections
+
+    async def last_change_id(self) -> int:
+        return await self.db.last_change_id()
+
+    def change_hint(self) -> int:
+        return self.db.counter.get() if self.db.counter is not None else 0
+
+    async def changes_since(self, change_id: int, *, limit: int = 10_000) -> list[Change]:
+        rows = await self.db.log_fetchall(
+            "SELECT id, at, kind, key, before, after FROM changes WHERE id > ? ORDER BY id LIMIT ?",
+            (change_id, limit),
+        )
+        return [
+            Change(
+                id=r[0],
+                at=from_epoch(r[1]),
+                kind=r[2],
+                key=r[3],
+                before=orjson.loads(r[4]) if r[4] else None,
+                after=orjson.loads(r[5]) if r[5] else None,
+            )
+            for r in rows
+        ]
+
+
+class DeliveryCursors:
+    db: Connections
+
+    async def delivery_cursor(self, target: str, *, create: bool = True) -> DeliveryCursor | None:
+        if create:
+
+            async def work(tx: Transaction) -> None:
+                # Inside the write transaction, so no change can slip between "the end of the
+                # log" and the new cursor.
+                await tx.fetchall(
+                    "INSERT INTO delivery_cursors (target, change_id, updated_at)"
+                    " VALUES (?, coalesce((SELECT seq FROM sqlite_sequence"
+                    " WHERE name = 'changes'), 0), ?) ON CONFLICT (target) DO NOTHING",
+                    (target, time.time()),
+                )
+
+            await self.db.write(work)
+        row = await self.db.log_fetchall(
+            f"SELECT {_CURSOR_COLUMNS} FROM delivery_cursors WHERE target = ?", (target,)
+        )
+        return DeliveryCursor(*row[0]) if row else None
+
+    async def delivery_cursors(self) -> list[DeliveryCursor]:
+        rows = await self.db.log_fetchall(
+            f"SELECT {_CURSOR_COLUMNS} FROM delivery_cursors ORDER BY target"
+        )
+        return [DeliveryCursor(*row) for row in rows]
+
+    async def save_delivery_cursor(self, cursor: DeliveryCursor) -> None:
+        async def work(tx: Transaction) -> None:
+            await tx.fetchall(
+                "INSERT INTO delivery_cursors (target, change_id, attempts, next_attempt_at,"
+                " last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE"
+                " SET change_id = max(change_id, excluded.change_id), attempts = excluded.attempts,"
+                " next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error,"
+                " updated_at = excluded.updated_at",
+                (cursor.target, cursor.change_id, cursor.attempts, cursor.next_attempt_at,
+                 cursor.last_error, time.time()),
+            )  # fmt: skip
+
+        await self.db.write(work)

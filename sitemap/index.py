@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sitemap.markup import MEDIA_TYPE, SITEMAP_NS, document, q, text_element, w3c
 from sitemap.news import news_window
-from sitemap.partition import month_layout
+from sitemap.partition import stat_layout
 from sitemap.terms import rubric_entries, tag_entries
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.urls import month_sitemap_path
@@ -25,9 +27,7 @@ async def children(ctx: RenderContext) -> tuple[list[tuple[str, datetime]], date
     store, now = ctx.store, ctx.now
     out: list[tuple[str, datetime]] = []
     for stat in await store.months(now=now):
-        layout = await month_layout(ctx, stat.month)
-        if layout is None:  # emptied since months() looked
-            continue
+        layout = stat_layout(ctx.settings, stat)
         if layout.parts == 1:
             lastmods = [stat.last_change]
         else:
@@ -51,19 +51,23 @@ async def children(ctx: RenderContext) -> tuple[list[tuple[str, datetime]], date
 
 async def build_index(ctx: RenderContext) -> Rendered:
     entries, expires = await children(ctx)
-    base, zone = ctx.settings.public_url, ctx.settings.zone
-    sitemap, loc, lastmod = q(SITEMAP_NS, "sitemap"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
     if not entries:
         # The schema wants at least one <sitemap>: with nothing published there is no index.
         raise DocumentNotFound("nothing published yet")
+    body = await asyncio.to_thread(write_index, entries, ctx.settings.public_url, ctx.settings.zone)
+    return Rendered(
+        body=body,
+        media_type=MEDIA_TYPE,
+        last_modified=max((changed for _, changed in entries), default=None),
+        expires=expires,
+    )
+
+
+def write_index(entries: list[tuple[str, datetime]], base: str, zone: ZoneInfo) -> bytes:
+    sitemap, loc, lastmod = q(SITEMAP_NS, "sitemap"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
     with document("sitemapindex", {None: SITEMAP_NS}) as (xf, out):
         for path, changed in entries:
             with xf.element(sitemap):
                 text_element(xf, loc, base + path)
                 text_element(xf, lastmod, w3c(changed, zone))
-    return Rendered(
-        body=out.body,
-        media_type=MEDIA_TYPE,
-        last_modified=max((changed for _, changed in entries), default=None),
-        expires=expires,
-    )
+    return out.body

@@ -6,10 +6,12 @@ raises DocumentNotFound (404) and the index leaves news.xml out until an article
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sitemap.markup import MEDIA_TYPE, NEWS_NS, SITEMAP_NS, document, q, text_element, w3c
+from syndication.config import Settings
 from syndication.model import UrlRow
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.timeutil import from_epoch
@@ -53,11 +55,21 @@ async def build_news(ctx: RenderContext) -> Rendered:
     window = await news_window(ctx)
     if not window.rows:
         raise DocumentNotFound("no article in the last 48 hours")
-    settings, zone = ctx.settings, ctx.settings.zone
+    body = await asyncio.to_thread(write_news, window.rows, ctx.settings)
+    return Rendered(
+        body=body,
+        media_type=MEDIA_TYPE,
+        last_modified=window.last_change,
+        expires=window.expires,
+    )
+
+
+def write_news(rows: list[UrlRow], settings: Settings) -> bytes:
+    zone = settings.zone
     loc, lastmod = q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
     news, publication = q(NEWS_NS, "news"), q(NEWS_NS, "publication")
     with document("urlset", NSMAP) as (xf, out):
-        for row in window.rows:
+        for row in rows:
             with xf.element(q(SITEMAP_NS, "url")):
                 text_element(xf, loc, row.url)
                 text_element(xf, lastmod, w3c(row.last_change, zone))
@@ -67,9 +79,4 @@ async def build_news(ctx: RenderContext) -> Rendered:
                         text_element(xf, q(NEWS_NS, "language"), settings.site_language)
                     text_element(xf, q(NEWS_NS, "publication_date"), w3c(row.published_at, zone))
                     text_element(xf, q(NEWS_NS, "title"), row.title)
-    return Rendered(
-        body=out.body,
-        media_type=MEDIA_TYPE,
-        last_modified=window.last_change,
-        expires=window.expires,
-    )
+    return out.body

@@ -6,7 +6,8 @@ the URL limit, lowered when the month's largest row could push a full part past 
 
     per_part = min(max_urls, (max_bytes - frame) // (row_overhead + largest escaped row text))
 
-The store computes the largest row text in one aggregate per month (`url_row_bound`). The bound
+The store keeps the largest row text of each month with its statistics (`url_row_bound`,
+`MonthStat.row_bound`). The bound
 is safe for every row, and it depends only on the month's own rows, so a write to one month never
 moves the cut of another. One unusually long URL or caption shortens the parts of its month only.
 """
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from sitemap.urlwriter import FRAME_BYTES, ROW_OVERHEAD
 from syndication.config import Settings
+from syndication.model import MonthStat
 from syndication.rendering import RenderContext
 from syndication.timeutil import month_bounds
 
@@ -51,3 +53,9 @@ async def month_layout(ctx: RenderContext, month: str) -> MonthLayout | None:
     if count == 0:
         return None
     return MonthLayout(month, start, end, count, urls_per_part(ctx.settings, row_bound))
+
+
+def stat_layout(settings: Settings, stat: MonthStat) -> MonthLayout:
+    """The split of a month the statistics already describe: no query."""
+    start, end = month_bounds(stat.month, settings.zone)
+    return MonthLayout(stat.month, start, end, stat.count, urls_per_part(settings, stat.row_bound))

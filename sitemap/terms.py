@@ -3,8 +3,10 @@ visible articles, each dated by its newest article."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sitemap.markup import MEDIA_TYPE, SITEMAP_NS, document, q, text_element, w3c
 from syndication.model import TermStat
@@ -55,17 +57,21 @@ async def build_tags(ctx: RenderContext) -> Rendered:
 async def _render_pages(ctx: RenderContext, entries: list[PageEntry], what: str) -> Rendered:
     if not entries:
         raise DocumentNotFound(f"no {what} with published articles")
-    zone = ctx.settings.zone
+    body = await asyncio.to_thread(write_pages, entries, ctx.settings.zone)
+    return Rendered(
+        body=body,
+        media_type=MEDIA_TYPE,
+        last_modified=max(e.last_change for e in entries),
+        # A scheduled article going live may bring a new term or a newer date.
+        expires=await ctx.store.next_publication(after=ctx.now),
+    )
+
+
+def write_pages(entries: list[PageEntry], zone: ZoneInfo) -> bytes:
     url, loc, lastmod = q(SITEMAP_NS, "url"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
     with document("urlset", {None: SITEMAP_NS}) as (xf, out):
         for entry in entries:
             with xf.element(url):
                 text_element(xf, loc, entry.url)
                 text_element(xf, lastmod, w3c(entry.last_change, zone))
-    return Rendered(
-        body=out.body,
-        media_type=MEDIA_TYPE,
-        last_modified=max(e.last_change for e in entries),
-        # A scheduled article going live may bring a new term or a newer date.
-        expires=await ctx.store.next_publication(after=ctx.now),
-    )
+    return out.body

@@ -56,6 +56,10 @@ class UrlRowWriter:
         self.count = 0
         self.newest: datetime | None = None
 
+    def write_all(self, rows: list[UrlRow]) -> None:
+        for row in rows:
+            self.write(row)
+
     def write(self, row: UrlRow) -> None:
         image = row.image
         if image is None:

@@ -247,6 +247,17 @@ def test_sigint_stops_the_workers_and_exits_0(tmp_path: Path) -> None:
     assert "SIGINT: stopping 2 worker(s)" in server.log.read_text()
 
 
+def test_workers_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    server = start_server(tmp_path, workers=2)
+    try:
+        workers = [process(pid) for pid in _ready_pids(server, 2)]
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+    finally:
+        server.stop()
+    assert wait_until_gone(workers) == []
+
+
 def test_restart_policy() -> None:
     policy = RestartPolicy(max_failed_starts=3, max_exits=4, window=60, first_delay=0.5)
     # A worker that was serving is restarted at once; repeated exits back off.

@@ -17,7 +17,6 @@ from starlette.routing import Route
 from syndication.config import Settings
 from syndication.ingest import (
     ID_PATTERN,
-    FieldError,
     InvalidPayload,
     parse_article,
     parse_json,
@@ -256,28 +255,14 @@ class WriteAPI:
             )
         # Every line is validated before the store's transaction begins: the write lock (shared
         # by every worker process) is then held only while inserting, not while parsing.
-        log.info("bulk: validating %d lines", len(lines))
-        started = time.perf_counter()
         spool = Spool()
         try:
-            articles, rejected = await self._validate(lines, spool)
-            del lines
-            validated = time.perf_counter()
-            log.info(
-                "bulk: validated in %.2f s, %d rejected line(s)", validated - started, len(rejected)
-            )
-            if rejected:
-                raise Problem(
-                    422,
-                    f"{len(rejected)} line(s) rejected; nothing was stored",
-                    errors=[{"line": line, **e.as_dict()} for line, errs in rejected for e in errs],
-                    rejected_lines=[line for line, _ in rejected],
-                    created=0,
-                    replaced=0,
-                )
+            articles = await self._validated(lines, spool)
         except BaseException:
             spool.close()
             raise
+        del lines
+        started = time.perf_counter()
         try:
             result = await self.store.put_articles(articles)
         except asyncio.CancelledError:
@@ -293,21 +278,37 @@ class WriteAPI:
             result.created,
             result.replaced,
             result.change_id,
-            time.perf_counter() - validated,
+            time.perf_counter() - started,
         )
         await self._changed(result.change_id)
         return _json({"created": result.created, "replaced": result.replaced, "rejected_lines": []})
 
-    async def _validate(
-        self, lines: list[tuple[int, bytes]], spool: Spool
-    ) -> tuple[Iterable[ArticleIn], list[tuple[int, list[FieldError]]]]:
-        """(the valid articles, the rejected lines); large bulks are validated in worker processes
-        and their articles parked in `spool`, so memory does not grow with the bulk."""
+    async def _validated(self, lines: list[tuple[int, bytes]], spool: Spool) -> Iterable[ArticleIn]:
+        """Every line's article, or a 422 naming every bad line. Large bulks are validated in
+        worker processes, their articles parked in `spool` so memory does not grow with the bulk."""
+        log.info("bulk: validating %d lines", len(lines))
+        started = time.perf_counter()
+        articles: Iterable[ArticleIn]
         if len(lines) >= PARALLEL_FROM_LINES:
             rejected = await validate_to_spool(lines, shared_validator(self.settings), spool)
-            return spool, rejected
-        # a few lines: a thread, so the event loop keeps serving reads meanwhile
-        return await asyncio.to_thread(validate_lines, lines, self.settings)
+            articles = spool
+        else:  # a few lines: a thread, so the event loop keeps serving reads meanwhile
+            articles, rejected = await asyncio.to_thread(validate_lines, lines, self.settings)
+        log.info(
+            "bulk: validated in %.2f s, %d rejected line(s)",
+            time.perf_counter() - started,
+            len(rejected),
+        )
+        if rejected:
+            raise Problem(
+                422,
+                f"{len(rejected)} line(s) rejected; nothing was stored",
+                errors=[{"line": line, **e.as_dict()} for line, errs in rejected for e in errs],
+                rejected_lines=[line for line, _ in rejected],
+                created=0,
+                replaced=0,
+            )
+        return articles
 
     async def rubric(self, request: Request) -> Response:
         slug: str = request.path_params["slug"]

@@ -1,13 +1,14 @@
 """Import throughput: N synthetic articles (3 KB bodies, 5 tags each) into a fresh store,
 through the CLI and through the HTTP bulk endpoint, in one run.
 
-    .venv/bin/python bench/import.py [--articles 100000] [--chunk 5000]
+    .venv/bin/python bench/import.py [--articles 100000] [--chunk 5000] [--workers 1]
 
 Prints articles/s and the peak resident memory of every process involved for each path: the
 importing process (the CLI, or the server with its supervisor and workers) and all its
 descendants (validator processes, multiprocessing's resource tracker). `peak MB` is the largest
 sum of their resident sets seen by sampling every 50 ms; `hwm MB` adds up each process's own
-high-water mark, an upper bound (their peaks need not coincide) that no short spike escapes.
+high-water mark (as last read before it exited): an upper bound, since the peaks need not
+coincide, that also catches spikes shorter than the sampling interval.
 Targets (issue 2): CLI >= 5,000/s, HTTP >= 2,000/s, peak memory <= 300 MB.
 """
 

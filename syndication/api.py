@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -16,7 +17,6 @@ from starlette.routing import Route
 from syndication.config import Settings
 from syndication.ingest import (
     ID_PATTERN,
-    FieldError,
     InvalidPayload,
     parse_article,
     parse_json,
@@ -24,7 +24,7 @@ from syndication.ingest import (
 )
 from syndication.model import Article, ArticleIn, Rubric
 from syndication.openapi import openapi_document
-from syndication.parallel import shared_validator, validate_lines, validate_stream
+from syndication.parallel import Spool, shared_validator, validate_lines, validate_to_spool
 from syndication.problems import Problem
 from syndication.store.base import Store
 
@@ -248,23 +248,57 @@ class WriteAPI:
         self._require_type(request, NDJSON_TYPES | JSON_TYPES)
         body = await self._read_body(request, self.settings.max_bulk_bytes)
         lines = numbered_lines(body)
-        rejected: list[tuple[int, list[FieldError]]] = []
-
-        async def validated() -> AsyncIterator[ArticleIn]:
-            # Chunks are validated in worker processes while the store writes the ones before
-            # them, inside one transaction; a bad line anywhere rolls it all back.
-            async for articles, bad in self._validate(lines):
-                rejected.extend(bad)
-                if not rejected:
-                    for article in articles:
-                        yield article
-            if rejected:
-                raise _Rejected
-
+        del body  # the lines hold their own copies
+        if not lines:
+            raise Problem(
+                422, "the body holds no articles", errors=[{"field": "body", "message": "empty"}]
+            )
+        # Every line is validated before the store's transaction begins: the write lock (shared
+        # by every worker process) is then held only while inserting, not while parsing.
+        spool = Spool()
         try:
-            result = await self.store.put_articles(validated()) if lines else None
-        except _Rejected:
-            result = None
+            articles = await self._validated(lines, spool)
+        except BaseException:
+            spool.close()
+            raise
+        del lines
+        started = time.perf_counter()
+        try:
+            result = await self.store.put_articles(articles)
+        except asyncio.CancelledError:
+            # The client left; the write runs on without this request (the store's writes run to
+            # completion) and still reads the spool, which closes itself once read through.
+            raise
+        except BaseException:
+            spool.close()
+            raise
+        spool.close()
+        log.info(
+            "bulk: %d created, %d replaced (change %d), stored in %.2f s",
+            result.created,
+            result.replaced,
+            result.change_id,
+            time.perf_counter() - started,
+        )
+        await self._changed(result.change_id)
+        return _json({"created": result.created, "replaced": result.replaced, "rejected_lines": []})
+
+    async def _validated(self, lines: list[tuple[int, bytes]], spool: Spool) -> Iterable[ArticleIn]:
+        """Every line's article, or a 422 naming every bad line. Large bulks are validated in
+        worker processes, their articles parked in `spool` so memory does not grow with the bulk."""
+        log.info("bulk: validating %d lines", len(lines))
+        started = time.perf_counter()
+        articles: Iterable[ArticleIn]
+        if len(lines) >= PARALLEL_FROM_LINES:
+            rejected = await validate_to_spool(lines, shared_validator(self.settings), spool)
+            articles = spool
+        else:  # a few lines: a thread, so the event loop keeps serving reads meanwhile
+            articles, rejected = await asyncio.to_thread(validate_lines, lines, self.settings)
+        log.info(
+            "bulk: validated in %.2f s, %d rejected line(s)",
+            time.perf_counter() - started,
+            len(rejected),
+        )
         if rejected:
             raise Problem(
                 422,
@@ -274,27 +308,7 @@ class WriteAPI:
                 created=0,
                 replaced=0,
             )
-        if result is None:
-            raise Problem(
-                422, "the body holds no articles", errors=[{"field": "body", "message": "empty"}]
-            )
-        log.info(
-            "bulk: %d created, %d replaced (change %d)",
-            result.created,
-            result.replaced,
-            result.change_id,
-        )
-        await self._changed(result.change_id)
-        return _json({"created": result.created, "replaced": result.replaced, "rejected_lines": []})
-
-    async def _validate(
-        self, lines: list[tuple[int, bytes]]
-    ) -> AsyncIterator[tuple[list[ArticleIn], list[tuple[int, list[FieldError]]]]]:
-        if len(lines) >= PARALLEL_FROM_LINES:
-            async for result in validate_stream(lines, shared_validator(self.settings)):
-                yield result
-        else:  # a few lines: a thread, so the event loop keeps serving reads meanwhile
-            yield await asyncio.to_thread(validate_lines, lines, self.settings)
+        return articles
 
     async def rubric(self, request: Request) -> Response:
         slug: str = request.path_params["slug"]
@@ -314,10 +328,6 @@ class WriteAPI:
         log.info("%s rubric %s (change %d)", "created" if created else "replaced", slug, change_id)
         await self._changed(change_id)
         return _json(rubric_json(rubric), status=201 if created else 200)
-
-
-class _Rejected(Exception):
-    """Raised into the store's transaction so that it rolls back."""
 
 
 def numbered_lines(body: bytes) -> list[tuple[int, bytes]]:

@@ -25,7 +25,7 @@ from syndication.model import ALL_NEWS, ArticleIn, Rubric
 from syndication.notify import report
 from syndication.notify.outbox import Outbox
 from syndication.notify.targets import configured_targets
-from syndication.parallel import ParallelValidator, validate_lines
+from syndication.parallel import ParallelValidator, Spool, unpack, validate_lines
 from syndication.store import Store, make_store
 from syndication.timeutil import FAR_FUTURE, utcnow
 
@@ -84,52 +84,68 @@ async def import_ndjson(
     writes them in order (see syndication/parallel.py); small ones in this process.
     """
     summary = ImportSummary()
-    kept: list[ArticleIn] = []
     parallel = total_bytes is None or total_bytes > PARALLEL_FROM_BYTES
     validator = ParallelValidator(settings, processes) if parallel else None
     window = 2 * validator.workers if validator else 1
     pending: deque[tuple[asyncio.Future[Any], int]] = deque()
+    # With `atomic`, valid articles wait until every line is checked: on disk when the input is
+    # large (memory stays flat), in a list when it is small.
+    kept: list[ArticleIn] = []
+    spool = Spool()
 
     async def store_next(progress: tqdm[Any]) -> None:
         future, read = pending.popleft()
-        if validator is not None:
-            articles, rejected = ParallelValidator.decode(await future)
-        else:
-            articles, rejected = await future
-        summary.rejected.extend(rejected)
+        result = await future
         progress.update(read)
-        if atomic:
-            if not summary.rejected:  # keep nothing once a line is bad
-                kept.extend(articles)
-        elif articles:
-            result = await store.put_articles(articles)
-            summary.created += result.created
-            summary.replaced += result.replaced
+        if validator is not None:
+            packed, count, rejected = result
+            summary.rejected.extend(rejected)
+            if atomic:
+                if not summary.rejected:  # keep nothing once a line is bad
+                    spool.add(packed, count)
+                return
+            articles = unpack(packed)
+        else:
+            articles, rejected = result
+            summary.rejected.extend(rejected)
+            if atomic:
+                if not summary.rejected:
+                    kept.extend(articles)
+                return
+        if articles:
+            written = await store.put_articles(articles)
+            summary.created += written.created
+            summary.replaced += written.replaced
 
-    with tqdm(
-        total=total_bytes, unit="B", unit_scale=True, desc="import", disable=quiet, file=sys.stderr
-    ) as progress:
-        try:
-            for lines, read in _read_batches(stream, batch):
-                if validator is not None:
-                    future = asyncio.wrap_future(validator.submit(lines))
-                else:
-                    future = asyncio.ensure_future(
-                        asyncio.to_thread(validate_lines, lines, settings)
+    try:
+        with tqdm(
+            total=total_bytes, unit="B", unit_scale=True, desc="import", disable=quiet,
+            file=sys.stderr,
+        ) as progress:  # fmt: skip
+            try:
+                for lines, read in _read_batches(stream, batch):
+                    future: asyncio.Future[Any] = (
+                        asyncio.wrap_future(validator.submit(lines))
+                        if validator is not None
+                        else asyncio.ensure_future(
+                            asyncio.to_thread(validate_lines, lines, settings)
+                        )
                     )
-                pending.append((future, read))
-                if len(pending) >= window:
+                    pending.append((future, read))
+                    if len(pending) >= window:
+                        await store_next(progress)
+                while pending:
                     await store_next(progress)
-            while pending:
-                await store_next(progress)
-        finally:
-            for future, _ in pending:
-                future.cancel()
-            if validator is not None:
-                validator.close()
-    if atomic and kept and not summary.rejected:
-        result = await store.put_articles(kept)
-        summary.created, summary.replaced = result.created, result.replaced
+            finally:
+                for future, _ in pending:
+                    future.cancel()
+                if validator is not None:
+                    validator.close()
+        if atomic and not summary.rejected and (kept or spool.count):
+            written = await store.put_articles(kept or spool)
+            summary.created, summary.replaced = written.created, written.replaced
+    finally:
+        spool.close()
     return summary
 
 
@@ -160,27 +176,21 @@ async def load_demo(
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hypercorn.config import Config
     from hypercorn.run import run
 
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
-    config.application_path = "app:create_app()"
-    config.workers = args.workers
-    # Logger objects, not "-": hypercorn then adds no handler of its own and its lines go
-    # through the root logger once, in our format.
-    config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 5
-    config.keep_alive_timeout = 75
-    if args.uvloop:
-        config.worker_class = "uvloop"
-    # One process when a single worker is asked for: no supervisor, signals go straight to it.
-    if config.workers == 1:
-        config.workers = 0
+    from syndication.supervisor import WorkerSpec, hypercorn_config, serve_supervised
+
+    spec = WorkerSpec(access_log=args.access_log, uvloop=args.uvloop)
     print(
         f"serving on http://{args.host}:{args.port} with {args.workers} worker(s)", file=sys.stderr
     )
+    if args.workers > 1:
+        # Our supervisor, not hypercorn's: its workers are daemonic (so they cannot start the bulk
+        # validators) and it stops every worker when one dies.
+        return serve_supervised(spec, args.host, args.port, args.workers)
+    # One worker: one process, no supervisor, signals go straight to it.
+    config = hypercorn_config(spec, f"{args.host}:{args.port}")
+    config.workers = 0
     return run(config)
 
 
@@ -246,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the app with hypercorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes, kept running by a supervisor"
+    )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--uvloop", action="store_true", help="use hypercorn's uvloop worker")
 

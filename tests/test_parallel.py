@@ -1,13 +1,20 @@
-"""Parallel validation: the compact wire form carries every field, and the pool keeps order."""
+"""Parallel validation: the compact wire form carries every field, the pool keeps order, the
+spool gives back what it was given, and no validator outlives its parent."""
 
 from __future__ import annotations
+
+import signal
+import subprocess
+import sys
 
 import orjson
 
 from syndication.config import Settings
 from syndication.demo import articles as demo_articles
 from syndication.ingest import validate_article
-from syndication.parallel import ParallelValidator, from_wire, to_wire
+from syndication.parallel import ParallelValidator, Spool, from_wire, to_wire
+from tests.conftest import ROOT
+from tests.processes import children, wait_until_gone
 
 SETTINGS = Settings.load(environ={}, site_url="https://example.ru")
 
@@ -26,7 +33,8 @@ def test_pool_validates_in_order_and_reports_rejects() -> None:
     validator = ParallelValidator(SETTINGS, workers=1)
     try:
         futures = [validator.submit(lines[i : i + 10]) for i in range(0, 30, 10)]
-        results = [ParallelValidator.decode(f.result(timeout=60)) for f in futures]
+        packed = [f.result(timeout=60) for f in futures]
+        results = [ParallelValidator.decode(p) for p in packed]
     finally:
         validator.close()
     ids = [a.id for articles, _ in results for a in articles]
@@ -34,3 +42,46 @@ def test_pool_validates_in_order_and_reports_rejects() -> None:
     rejected = [r for _, rej in results for r in rej]
     assert [n for n, _ in rejected] == [5]
     assert {e.field for e in rejected[0][1]} == {"title", "published_at"}
+    # The packed chunks, spooled to disk and read back, are the same articles in the same order.
+    spool = Spool()
+    for chunk, count, _ in packed:
+        spool.add(chunk, count)
+    assert spool.count == 29
+    assert list(spool) == [a for articles, _ in results for a in articles]
+
+
+# Starts a pool, has it validate, says so, then waits to be killed.
+_POOL_OWNER = """
+import sys
+from syndication.config import Settings
+from syndication.parallel import ParallelValidator
+
+validator = ParallelValidator(Settings.load(environ={}, site_url="https://example.ru"), workers=2)
+line = b'{"id": "a", "title": "T", "published_at": "2025-12-10T18:08:00+03:00"}'
+for future in [validator.submit([(n, line)]) for n in range(4)]:
+    future.result(timeout=60)
+print("validated", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_validators_do_not_outlive_a_killed_parent() -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _POOL_OWNER], cwd=ROOT, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline() == b"validated\n"
+        helpers = children(owner.pid)
+        assert any("spawn_main" in p.cmdline() for p in helpers), [p.cmdline() for p in helpers]
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        assert wait_until_gone(helpers) == []
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdin is not None:
+            owner.stdin.close()
+        if owner.stdout is not None:
+            owner.stdout.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from syndication.demo import articles as demo_articles
 from tests.conftest import ROOT
 
 GOOD = {"title": "Новость", "published_at": "2025-12-10T18:08:00+03:00", "rubrics": ["glavnoe"]}
@@ -135,3 +136,22 @@ def test_bad_configuration_is_reported(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "configuration error" in result.stderr
     assert "Mars/Olympus" in result.stderr
+
+
+def test_large_atomic_import_through_worker_processes(tmp_path: Path) -> None:
+    # Over 4 MB: validated in worker processes, the valid articles spooled until all are checked.
+    payloads = list(demo_articles(1800, seed=4, body_bytes=3000))
+    data = tmp_path / "in.ndjson"
+    data.write_bytes(_lines(*payloads, {**GOOD, "id": "bad", "title": ""}))
+    assert data.stat().st_size > 4 * 1024 * 1024
+    db = tmp_path / "s.db"
+    refused = run_cli(db, "-q", "import", "--atomic", str(data))
+    assert refused.returncode == 1
+    assert "created 0, replaced 0, rejected 1" in refused.stdout
+    assert "line 1801: title" in refused.stdout
+    assert _count(db) == 0
+    data.write_bytes(_lines(*payloads))
+    stored = run_cli(db, "-q", "import", "--atomic", str(data))
+    assert stored.returncode == 0, stored.stderr
+    assert "created 1800, replaced 0, rejected 0" in stored.stdout
+    assert _count(db) == 1800

@@ -1,4 +1,5 @@
-"""SIGKILL in the middle of a bulk import leaves a consistent store without any of its articles."""
+"""SIGKILL in the middle of a bulk import leaves a consistent store without any of its articles,
+and no validator process behind."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from syndication.demo import articles as demo_articles
 from tests.conftest import ROOT, TOKEN, start_server
+from tests.processes import children, wait_until_gone
 
 
 def _ndjson(count: int, prefix: str) -> bytes:
@@ -83,11 +85,14 @@ def test_sigkill_during_http_bulk(tmp_path: Path) -> None:
         assert _wait_for_wal_growth(server.db, baseline, 8 * 2**20, timeout=60), (
             "write never started"
         )
+        validators = children(server.process.pid)
+        assert any("spawn_main" in p.cmdline() for p in validators)
         server.process.send_signal(signal.SIGKILL)
         server.process.wait()
         sender.join()
     finally:
         server.stop()
+    assert wait_until_gone(validators) == [], "a validator outlived the server"
     killed, kept = _check_store(server.db, "killed")
     assert killed == 0
     assert kept == 50

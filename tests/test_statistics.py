@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -253,7 +253,7 @@ async def test_a_write_is_a_few_round_trips(
     }
     await store.put_articles([validate_article(payload, settings)])
     trips = 0
-    original = aiosqlite.Connection._execute
+    original: Callable[..., Awaitable[Any]] = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal trips

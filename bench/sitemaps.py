@@ -259,7 +259,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(child(args.child, args.db, args.month))))
         return
 
-    db = args.db or Path(f"/tmp/syndication-bench-sitemaps-v6-{args.articles}-{args.months}.db")
+    db = args.db or Path(f"/tmp/syndication-bench-sitemaps-v7-{args.articles}-{args.months}.db")
     t0 = time.perf_counter()
     build_store(db, args.articles, args.months)
     print(

@@ -261,6 +261,10 @@ UPDATE articles SET
                WHERE article_id = articles.id ORDER BY position)),
     tag_ids = (SELECT json_group_array(tag_id) FROM (SELECT tag_id FROM article_tags
                WHERE article_id = articles.id ORDER BY position));
+-- What a sitemap row needs, in date order, so a 50,000-URL part reads the index and never the
+-- rows with their bodies (one 3 KB body is a page of its own: 200 MB to read a part).
+CREATE INDEX articles_sitemap ON articles (status, published_at, id, updated_at, url, title,
+    image_url, image_type, image_length, image_caption);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- The site's months as UTC ranges; writers add the months of what they write.
 CREATE TABLE calendar (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, month TEXT NOT NULL UNIQUE);

@@ -42,7 +42,8 @@ class SitemapQueries(Statistics):
         self, since: datetime, *, now: datetime, limit: int
     ) -> AsyncIterator[list[UrlRow]]:
         rows = await self.db.fetchall(
-            f"SELECT {_ROW} FROM articles WHERE status = 'published' AND published_at >= ?"
+            f"SELECT {_ROW} FROM articles INDEXED BY articles_sitemap"
+            " WHERE status = 'published' AND published_at >= ?"
             " AND published_at <= ? ORDER BY published_at DESC, id DESC LIMIT ?",
             (to_epoch(since), to_epoch(now), limit),
         )
@@ -80,7 +81,8 @@ class SitemapQueries(Statistics):
         while left > 0:
             want = min(batch, left)
             rows = await self.db.fetchall(
-                f"SELECT {_ROW} FROM articles {where} AND (published_at, id) > (?, ?)"
+                f"SELECT {_ROW} FROM articles INDEXED BY articles_sitemap {where}"
+                " AND (published_at, id) > (?, ?)"
                 " ORDER BY published_at, id LIMIT ?",
                 (hi, last_pub, last_id, want),
             )

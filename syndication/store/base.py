@@ -89,6 +89,10 @@ class Store(Protocol):
         """The newest published/updated date in `scope`, None when it is empty."""
         ...
 
+    async def aggregate(self, scope: Scope, *, now: datetime) -> tuple[int, datetime | None]:
+        """(count, last_change) of `scope` in one read."""
+        ...
+
     async def months(self, *, now: datetime) -> list[MonthStat]:
         """Every month (site zone) that has a visible article, oldest first."""
         ...

@@ -680,6 +680,9 @@ class SQLiteStore:
         newest = (await self._aggregate(scope, now))[1]
         return from_epoch(newest) if newest is not None else None
 
+    async def aggregate(self, scope: Scope, *, now: datetime) -> tuple[int, datetime | None]:
+        return await self.count(scope, now=now), await self.last_change(scope, now=now)
+
     async def months(self, *, now: datetime) -> list[MonthStat]:
         async with self._r.execute(
             "SELECT min(published_at), max(published_at) FROM articles"

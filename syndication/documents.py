@@ -44,7 +44,8 @@ class Document:
 
 
 _FEED = re.compile(
-    r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2})(?:-(\d+))?)\.(rss|atom|json)$"
+    r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2})(?:-(\d+))?)\.(rss|atom|json)$",
+    re.ASCII,  # \d: 0-9 only, not every script's digits
 )
 _MONTH_SITEMAP = re.compile(r"^/sitemaps/articles-(\d{4}-\d{2})(?:-(\d+))?\.xml$")
 _MAX_PAGE = 1_000_000
@@ -54,7 +55,9 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only, and few enough of them: int() refuses other scripts' digits that
+    # isdigit() accepts ("²") and strings past 4,300 digits, which would be a 500.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not low <= int(raw) <= high:
         raise BadParameter(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
     return int(raw)
 
@@ -111,7 +114,7 @@ def _archive(month: str, part: str | None, fmt: str) -> Document | None:
         return None
     if part is None:
         page = 1
-    elif part.startswith("0") or not 2 <= int(part) <= _MAX_PAGE:
+    elif part.startswith("0") or len(part) > 18 or not 2 <= int(part) <= _MAX_PAGE:
         return None  # page 1 has no suffix; "-1", "-01" are not URLs of ours
     else:
         page = int(part)

@@ -19,7 +19,7 @@ import pytest
 from feeds import archive
 from syndication.config import Settings
 from syndication.documents import all_tags, count_tags, earlier_counts, resolve
-from syndication.rendering import RenderContext
+from syndication.rendering import BadParameter, RenderContext
 from syndication.store import SQLiteStore
 from syndication.timeutil import shift_month
 from tests.conftest import SHARED
@@ -198,8 +198,15 @@ async def test_pages_past_the_last_and_foreign_urls(
     with pytest.raises(LookupError):
         await four.build(ctx)
     for path in ("/feeds/archive/2025-11-1.rss", "/feeds/archive/2025-11-0.rss",
-                 "/feeds/archive/2025-11-02.rss", "/feeds/archive/2025-13-2.rss"):  # fmt: skip
+                 "/feeds/archive/2025-11-02.rss", "/feeds/archive/2025-13-2.rss",
+                 "/feeds/archive/2025-11-\u0662.rss", f"/feeds/archive/2025-11-{'9' * 5000}.rss"):  # fmt: skip
         assert resolve(path, {}, feed_limit=50, max_limit=500) is None, path
+
+
+@pytest.mark.parametrize("raw", ["\u00b2", "\u0662", "9" * 5000, "-1", "0"])
+def test_a_bad_page_number_is_a_bad_parameter(raw: str) -> None:
+    with pytest.raises(BadParameter):
+        resolve("/feeds/all.rss", {"page": raw}, feed_limit=50, max_limit=500)
 
 
 def _doc(path: str) -> tuple[str, frozenset[str]]:

@@ -17,13 +17,15 @@ import orjson
 import pytest
 
 from feeds import archive
+from syndication.cache import DocumentCache
 from syndication.config import Settings
 from syndication.documents import all_tags, count_tags, earlier_counts, resolve
+from syndication.metrics import Metrics
 from syndication.rendering import BadParameter, RenderContext
 from syndication.store import SQLiteStore
 from syndication.timeutil import shift_month
 from tests.conftest import SHARED
-from tests.feeds.helpers import assert_valid_atom, context, load, payload
+from tests.feeds.helpers import NOW, assert_valid_atom, context, load, payload
 
 pytestmark = pytest.mark.anyio
 
@@ -262,3 +264,50 @@ async def test_a_count_change_reaches_the_page_that_links_to_it(
     after = await fetch(ctx, f"{BASE}/feeds/archive/2025-12.rss")
     assert after.links["prev-archive"] == f"{BASE}/feeds/archive/2025-10-2.rss"
     assert key == "feed:month:2025-12:rss"
+
+
+async def test_through_the_cache_every_page_follows_its_writes(
+    store: SQLiteStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real cache, a fixed clock: what each write re-renders, and the links stay true."""
+    monkeypatch.setattr(archive, "PAGE_ITEMS", 4)
+    sep = _month("sep", datetime(2025, 9, 2, tzinfo=MSK), 10, timedelta(hours=9))
+    nov = _month("nov", datetime(2025, 11, 2, tzinfo=MSK), 11, timedelta(hours=9))
+    await load(store, settings, sep + nov)
+    cache = DocumentCache(store, settings, Metrics(), clock=NOW.timestamp)
+    paths = [f"/feeds/archive/2025-{m}{p}.rss" for m in ("09", "11") for p in ("", "-2", "-3")]
+
+    async def get(path: str) -> Page:
+        doc = resolve(path, {}, feed_limit=50, max_limit=500)
+        assert doc is not None
+        entry = await cache.get(doc)
+        assert entry.status == 200, path
+        parsed = feedparser.parse(entry.body)
+        return Page(path, [e.id for e in parsed.entries],
+                    {k.rel: k.href for k in parsed.feed.links}, None)  # fmt: skip
+
+    async def renders() -> dict[str, int]:
+        for path in paths:
+            await get(path)
+        return {p.removeprefix("/feeds/archive/2025-"): cache.render_counts[_doc(p)[0]]
+                for p in paths}  # fmt: skip
+
+    assert set((await renders()).values()) == {1}
+    # An edit in November: all of November's pages, nothing of September's.
+    await load(store, settings, [{**nov[5], "title": "Правка"}])
+    assert await renders() == {"09.rss": 1, "09-2.rss": 1, "09-3.rss": 1,
+                               "11.rss": 2, "11-2.rss": 2, "11-3.rss": 2}  # fmt: skip
+    # An edit in September: September's pages only.
+    await load(store, settings, [{**sep[0], "title": "Правка"}])
+    assert await renders() == {"09.rss": 2, "09-2.rss": 2, "09-3.rss": 2,
+                               "11.rss": 2, "11-2.rss": 2, "11-3.rss": 2}  # fmt: skip
+    # Three new September articles make a fourth page: November's page 1 links back to it.
+    more = _month("sep-late", datetime(2025, 9, 28, tzinfo=MSK), 3, timedelta(hours=1))
+    await load(store, settings, more)
+    assert await renders() == {"09.rss": 3, "09-2.rss": 3, "09-3.rss": 3,
+                               "11.rss": 3, "11-2.rss": 2, "11-3.rss": 2}  # fmt: skip
+    first = await get("/feeds/archive/2025-11.rss")
+    assert first.links["prev-archive"] == f"{BASE}/feeds/archive/2025-09-4.rss"
+    fourth = await get("/feeds/archive/2025-09-4.rss")
+    assert fourth.links["next-archive"] == f"{BASE}/feeds/archive/2025-11.rss"
+    assert len(fourth.ids) == 1

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ BASE = "https://feeds.example.ru"
 MSK = ZoneInfo("Europe/Moscow")
 FORMATS = ("rss", "atom", "json")
 BUSY = 5_000  # articles of November 2025
+SCHEMAS = SHARED / "schemas"
 
 
 def _month(prefix: str, start: datetime, count: int, step: timedelta) -> list[dict[str, Any]]:
@@ -86,7 +88,7 @@ async def fetch(ctx: RenderContext, url: str) -> Page:
                     feed.get("next_url"))  # fmt: skip
     parsed = feedparser.parse(body)
     assert parsed.bozo == 0, parsed.get("bozo_exception")
-    if fmt == "atom":
+    if fmt == "atom" and SCHEMAS.is_dir():
         assert_valid_atom(body)
     links = {link.rel: link.href for link in parsed.feed.links}
     assert links["self"] == url
@@ -94,12 +96,22 @@ async def fetch(ctx: RenderContext, url: str) -> Page:
 
 
 def _valid_json_feed(feed: dict[str, Any]) -> None:
+    validator = _json_feed_validator()
+    if validator is not None:
+        validator.validate(feed)
+
+
+@cache
+def _json_feed_validator() -> Any:
+    """The JSON Feed 1.1 schema, checked once (jsonschema.validate checks it on every call)."""
     try:
         import jsonschema  # type: ignore[import-untyped,unused-ignore]
     except ImportError:  # pragma: no cover
-        return
-    schema = json.loads((SHARED / "schemas" / "jsonfeed-1.1.schema.json").read_bytes())
-    jsonschema.validate(feed, schema)
+        return None
+    if not SCHEMAS.is_dir():  # pragma: no cover (CI lays ../shared beside the clone)
+        return None
+    schema = json.loads((SCHEMAS / "jsonfeed-1.1.schema.json").read_bytes())
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 async def walk_back(ctx: RenderContext, fmt: str) -> list[Page]:
@@ -137,8 +149,9 @@ async def _check_walk(ctx: RenderContext, fmt: str, expected: set[str], size: in
         # JSON Feed readers page with next_url alone: from the month's URL, through its pages.
         url: str | None = f"{BASE}/feeds/archive/2025-11.json"
         month: list[str] = []
+        walked = {p.url: p for p in pages}  # the same documents: parsed and checked above
         while url:
-            page = await fetch(ctx, url)
+            page = walked.get(url) or await fetch(ctx, url)
             month += page.ids
             url = page.next_url
         assert len(month) == len(set(month)) == BUSY

@@ -95,3 +95,24 @@ async def test_every_writer_runs_off_the_loop(
     assert (await builder(ctx)).body
     assert len(threads) == 1
     assert threads[0] != threading.get_ident()
+
+
+async def test_writers_in_parallel_threads_give_the_same_bytes(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    """Renders sharing worker threads (feedgen, lxml, orjson at once) agree byte for byte."""
+    await load(store, settings, [payload(n) for n in range(1, 41)])
+    ctx = context(store, settings)
+    jobs: list[Callable[[], Awaitable[Rendered]]] = [
+        *(
+            lambda fmt=fmt: build_feed(ctx, ALL_NEWS, fmt, limit=30)
+            for fmt in ("rss", "atom", "json")
+        ),
+        lambda: build_feed(ctx, Scope(ScopeKind.MONTH, "2025-12"), "atom"),
+        lambda: build_yandex(ctx),
+        lambda: build_opml(ctx),
+        lambda: build_index_page(ctx),
+    ]
+    alone = [(await job()).body for job in jobs]
+    together = await asyncio.gather(*(job() for _ in range(4) for job in jobs))
+    assert [r.body for r in together] == alone * 4

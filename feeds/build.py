@@ -82,7 +82,7 @@ async def build_feed(
     """One page of the feed of `scope` in `fmt` ("rss", "atom" or "json").
 
     For a month, `page` is the archive page (feeds.archive) and `limit` does not apply: archive
-    pages have one fixed size so that their URLs always hold the same articles.
+    pages have one fixed size, so each page URL names one slice of the month for every reader.
     """
     settings = ctx.settings
     form = FORMATS.get(fmt)

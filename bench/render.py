@@ -1,7 +1,8 @@
 """Feed rendering cost: one 50-item page with 3 KB bodies in every format, against a minimal
-hand-written lxml serializer of the same items, plus the cold path end to end.
+hand-written lxml serializer of the same items, plus the cold path end to end; then a busy month
+archive: one bounded page against the whole month as the single document it used to be.
 
-    .venv/bin/python bench/render.py [--runs 50] [--articles 2000]
+    .venv/bin/python bench/render.py [--runs 50] [--articles 2000] [--archive 5000]
 
 Prints medians and ratios from one run. Targets (issue 3): each format <= 2x the lxml
 reference; cold path (store query + render + gzip + brotli) <= 25 ms.
@@ -13,13 +14,15 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 from lxml import etree
 
+from feeds import archive
 from feeds.atom import render_atom
 from feeds.build import build_feed, build_yandex
 from feeds.items import image_type, to_item
@@ -33,7 +36,7 @@ from syndication.config import Settings
 from syndication.demo import RUBRICS
 from syndication.demo import articles as demo_articles
 from syndication.ingest import validate_article
-from syndication.model import ALL_NEWS, Rubric
+from syndication.model import ALL_NEWS, Rubric, Scope, ScopeKind
 from syndication.rendering import RenderContext
 from syndication.store import SQLiteStore
 
@@ -90,39 +93,76 @@ async def amedian_ms(fn: Callable[[], Awaitable[object]], runs: int) -> float:
     return statistics.median(times) * 1000
 
 
-async def main(runs: int, count: int) -> None:
+async def main(runs: int, count: int, busy: int) -> None:
+    end = datetime(2025, 12, 10, 18, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(
-            environ={},
-            db=str(Path(tmp) / "bench.db"),
-            public_url="https://feeds.example.ru",
-            site_url="https://example.ru",
+        await with_store(Path(tmp) / "bench.db", end, run, runs,
+                         demo_articles(count, body_bytes=3000, end=end, years=1.0))  # fmt: skip
+        if busy:
+            # The whole lot inside November 2025 (Moscow): Nov 3 .. Nov 28.
+            month_end = datetime(2025, 11, 28, tzinfo=UTC)
+            payloads = demo_articles(busy, body_bytes=3000, end=month_end, years=25 / 365)
+            await with_store(Path(tmp) / "busy.db", end, run_archive, runs, payloads)
+
+
+async def with_store(
+    path: Path,
+    end: datetime,
+    bench: Callable[[RenderContext, int], Awaitable[None]],
+    runs: int,
+    payloads: Iterable[dict[str, Any]],
+) -> None:
+    settings = Settings.load(
+        environ={},
+        db=str(path),
+        public_url="https://feeds.example.ru",
+        site_url="https://example.ru",
+    )
+    store = SQLiteStore(settings.db, settings.zone)
+    await store.open()
+    try:
+        for slug, title, description in RUBRICS:
+            await store.put_rubric(Rubric(slug, title, description))
+        await store.put_articles(validate_article(p, settings) for p in payloads)
+        await bench(RenderContext(store, settings, end + timedelta(days=1)), runs)
+    finally:
+        await store.close()
+
+
+async def run_archive(ctx: RenderContext, runs: int) -> None:
+    month = Scope(ScopeKind.MONTH, "2025-11")
+    count = await ctx.store.count(month, now=ctx.now)
+    size = archive.PAGE_ITEMS
+    pages = archive.page_count(count, size)
+    print(f"month archive of {count} articles: {pages} pages of <= {size}; medians:")
+    rubrics = {r.slug: r for r in await ctx.store.rubrics()}
+    everything = await ctx.store.articles(month, now=ctx.now, limit=count)
+    items = tuple(to_item(a, ctx.settings, rubrics) for a in everything)
+    whole_runs = max(3, runs // 10)
+    for fmt, render in (("rss", render_rss), ("atom", render_atom), ("json", render_json)):
+
+        async def page(fmt: str = fmt) -> None:
+            await build_feed(ctx, month, fmt, page=2)
+
+        one = await amedian_ms(page, runs)
+        size_kb = len((await build_feed(ctx, month, fmt, page=2)).body) // 1024
+        feed = _feed(ctx, items, f"/feeds/archive/2025-11.{fmt}")
+        whole = median_ms(lambda render=render, feed=feed: render(feed), whole_runs)  # type: ignore[misc]
+        whole_mb = len(render(feed)) / 2**20
+        print(
+            f"  {fmt:<6} page (store + render) {one:7.1f} ms ({size_kb} KB);"
+            f" whole month as one document (render only) {whole:7.1f} ms ({whole_mb:.1f} MB)"
         )
-        store = SQLiteStore(settings.db, settings.zone)
-        await store.open()
-        try:
-            for slug, title, description in RUBRICS:
-                await store.put_rubric(Rubric(slug, title, description))
-            end = datetime(2025, 12, 10, 18, tzinfo=UTC)
-            payloads = demo_articles(count, body_bytes=3000, end=end, years=1.0)
-            await store.put_articles(validate_article(p, settings) for p in payloads)
-            ctx = RenderContext(store, settings, end + timedelta(days=1))
-            await run(ctx, runs)
-        finally:
-            await store.close()
 
 
-async def run(ctx: RenderContext, runs: int) -> None:
-    settings, store = ctx.settings, ctx.store
-    rubrics = {r.slug: r for r in await store.rubrics()}
-    articles = await store.articles(ALL_NEWS, now=ctx.now, limit=50)
-    items: tuple[Item, ...] = tuple(to_item(a, settings, rubrics) for a in articles)
-    feed = Feed(
+def _feed(ctx: RenderContext, items: tuple[Item, ...], path: str) -> Feed:
+    settings = ctx.settings
+    return Feed(
         id="tag:example.ru,2025:feed:all",
         title=settings.site_title,
         description=settings.site_description,
         home=settings.site,
-        self_url=settings.public_url + "/feeds/all.rss",
+        self_url=settings.public_url + path,
         language=settings.site_language,
         zone=settings.zone,
         updated=max(i.last_change for i in items),
@@ -132,6 +172,14 @@ async def run(ctx: RenderContext, runs: int) -> None:
         generator_version="bench",
         items=items,
     )
+
+
+async def run(ctx: RenderContext, runs: int) -> None:
+    settings, store = ctx.settings, ctx.store
+    rubrics = {r.slug: r for r in await store.rubrics()}
+    articles = await store.articles(ALL_NEWS, now=ctx.now, limit=50)
+    items: tuple[Item, ...] = tuple(to_item(a, settings, rubrics) for a in articles)
+    feed = _feed(ctx, items, "/feeds/all.rss")
     body_kb = sum(len((i.content_html or "").encode()) for i in items) / len(items) / 1024
     print(f"{len(items)} items, mean body {body_kb:.1f} KB, {runs} runs each; medians:")
     ref = median_ms(lambda: reference(feed), runs)
@@ -176,5 +224,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--archive", type=int, default=5000, help="articles of the busy month")
     args = parser.parse_args()
-    anyio.run(main, args.runs, args.articles)
+    anyio.run(main, args.runs, args.articles, args.archive)

@@ -1,7 +1,8 @@
 """Feed documents: RSS 2.0, Atom 1.0, JSON Feed 1.1, Yandex News, OPML and the index page.
 
-Pure renderers (model in, bytes out) live beside thin async builders that query the store; the
-serving layer calls only the builders re-exported here.
+Pure renderers (model in, bytes out) live beside thin async builders that query the store and
+then run the renderer in a worker thread; the serving layer calls only the builders re-exported
+here.
 """
 
 from feeds.build import build_feed, build_yandex

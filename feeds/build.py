@@ -1,21 +1,25 @@
-"""The async builders: query the store, fill the feed model, hand it to a pure renderer.
+"""The async builders: query the store, then hand plain data to a pure writer in a worker thread.
 
 Everything a document shows is read with `now=ctx.now`, so drafts, deleted and not-yet-published
-articles never appear, and the same store state always gives the same bytes.
+articles never appear, and the same store state always gives the same bytes. The builders only
+await queries; turning articles into items, building the tree and serialising it (`_write`) run
+off the event loop (feeds.offload).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from feeds import atom, jsonfeed, rss, yandex
+from feeds import archive, atom, jsonfeed, rss, yandex
 from feeds.items import feed_guid, to_item
 from feeds.labels import month_title, tag_description
-from feeds.model import Feed, Item, Link
+from feeds.model import Feed, Link
+from feeds.offload import off_loop
 from feeds.paging import last_page, page_url, paging_links
+from syndication.config import Settings
 from syndication.model import ALL_NEWS, Article, Rubric, Scope, ScopeKind
 from syndication.rendering import BadParameter, DocumentNotFound, RenderContext, Rendered
 from syndication.timeutil import month_key, parse_month
@@ -29,21 +33,24 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 LIVE_TTL = 5  # minutes; documents change with every write
 ARCHIVE_TTL = 24 * 60  # a closed month changes only when an old article is edited
-# A month archive is one document; this only bounds the query.
-ARCHIVE_MAX_ITEMS = 100_000
+# orjson writes about 20 µs per item with a 3 KB body (bench/render.py: 1 ms for 50) and a trip
+# to a worker thread costs about 40 µs: a JSON feed of a few items is cheaper written in place.
+JSON_INLINE_ITEMS = 10
 
 
 @dataclass(frozen=True, slots=True)
 class _Format:
     render: Callable[[Feed], bytes]
     media_type: str
+    inline_items: int = 0  # documents of at most this many items are written on the loop
 
 
 FORMATS: dict[str, _Format] = {
     "rss": _Format(rss.render_rss, rss.MEDIA_TYPE),
     "atom": _Format(atom.render_atom, atom.MEDIA_TYPE),
-    "json": _Format(jsonfeed.render_json, jsonfeed.MEDIA_TYPE),
+    "json": _Format(jsonfeed.render_json, jsonfeed.MEDIA_TYPE, JSON_INLINE_ITEMS),
 }
+_YANDEX = _Format(yandex.render_yandex, yandex.MEDIA_TYPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +60,30 @@ class _Channel:
     home: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """One feed document as the store gave it; `_write` turns it into a Feed and bytes."""
+
+    scope: Scope
+    channel: _Channel
+    self_url: str
+    updated: datetime | None
+    articles: Sequence[Article]
+    rubrics: Mapping[str, Rubric]
+    links: tuple[Link, ...] = ()
+    archive: bool = False
+    ttl: int = LIVE_TTL
+    next_url: str | None = None
+
+
 async def build_feed(
     ctx: RenderContext, scope: Scope, fmt: str, *, page: int = 1, limit: int | None = None
 ) -> Rendered:
-    """One page of the feed of `scope` in `fmt` ("rss", "atom" or "json")."""
+    """One page of the feed of `scope` in `fmt` ("rss", "atom" or "json").
+
+    For a month, `page` is the archive page (feeds.archive) and `limit` does not apply: archive
+    pages have one fixed size, so each page URL names one slice of the month for every reader.
+    """
     settings = ctx.settings
     form = FORMATS.get(fmt)
     if form is None:
@@ -68,10 +95,10 @@ async def build_feed(
         raise BadParameter(f"limit must be between 1 and {settings.feed_max_limit}")
     rubrics = {r.slug: r for r in await ctx.store.rubrics()}
     if scope.kind is ScopeKind.MONTH:
-        feed = await _archive_feed(ctx, scope, fmt, page, rubrics)
+        doc = await _archive_page(ctx, scope, fmt, page, rubrics)
     else:
-        feed = await _paged_feed(ctx, scope, fmt, page, limit, rubrics)
-    return Rendered(form.render(feed), form.media_type, last_modified=feed.updated)
+        doc = await _paged_feed(ctx, scope, fmt, page, limit, rubrics)
+    return await _render(ctx, form, doc)
 
 
 async def build_yandex(ctx: RenderContext) -> Rendered:
@@ -80,15 +107,28 @@ async def build_yandex(ctx: RenderContext) -> Rendered:
     store = ctx.store
     rubrics = {r.slug: r for r in await store.rubrics()}
     articles = await store.articles(ALL_NEWS, now=ctx.now, limit=settings.feed_limit)
-    feed = _feed(
-        ctx,
+    doc = _Page(
         ALL_NEWS,
         _Channel(settings.site_title, settings.site_description, settings.site),
         self_url=settings.public_url + YANDEX_PATH,
         updated=await store.last_change(ALL_NEWS, now=ctx.now),
-        items=_items(ctx, articles, rubrics),
+        articles=articles,
+        rubrics=rubrics,
     )
-    return Rendered(yandex.render_yandex(feed), yandex.MEDIA_TYPE, last_modified=feed.updated)
+    return await _render(ctx, _YANDEX, doc)
+
+
+async def _render(ctx: RenderContext, form: _Format, doc: _Page) -> Rendered:
+    if len(doc.articles) <= form.inline_items:
+        body = _write(form.render, ctx.settings, doc)
+    else:
+        body = await off_loop(_write, form.render, ctx.settings, doc)
+    return Rendered(body, form.media_type, last_modified=doc.updated)
+
+
+def _write(render: Callable[[Feed], bytes], settings: Settings, doc: _Page) -> bytes:
+    """Pure: the document's bytes from what the builder read. Runs in a worker thread."""
+    return render(_feed(settings, doc))
 
 
 async def _channel(ctx: RenderContext, scope: Scope, rubrics: dict[str, Rubric]) -> _Channel:
@@ -123,117 +163,97 @@ async def _paged_feed(
     page: int,
     limit: int,
     rubrics: dict[str, Rubric],
-) -> Feed:
+) -> _Page:
     settings, store, now = ctx.settings, ctx.store, ctx.now
     channel = await _channel(ctx, scope, rubrics)
-    last = last_page(await store.count(scope, now=now), limit)
+    total, updated = await store.aggregate(scope, now=now)
+    last = last_page(total, limit)
     if page > last:
         raise DocumentNotFound(f"page {page} is past the last page ({last})")
     articles = await store.articles(scope, now=now, limit=limit, offset=(page - 1) * limit)
     base = feed_url(settings, scope, fmt)
     links = list(paging_links(base, page, last, limit, settings.feed_limit))
     if scope.kind is ScopeKind.ALL:
-        # RFC 5005: the subscription feed points at the newest archive, the current month's
-        # (or the newest month that has articles, early on the first of a month).
+        # RFC 5005: the subscription feed points at the newest archive page: the current month's
+        # (or the newest month that has articles, early on the first of a month) last page.
         newest = articles[:1] if page == 1 else await store.articles(scope, now=now, limit=1)
         if newest:
             month = month_key(newest[0].published_at, settings.zone)
-            links.append(
-                Link("prev-archive", feed_url(settings, Scope(ScopeKind.MONTH, month), fmt))
-            )
-    return _feed(
-        ctx,
+            count = await store.count(archive.month_scope(month), now=now)
+            pages = archive.page_count(count, archive.PAGE_ITEMS)
+            links.append(Link("prev-archive", archive.page_url(settings, month, pages, fmt)))
+    return _Page(
         scope,
         channel,
         self_url=page_url(base, page, limit, settings.feed_limit),
-        updated=await store.last_change(scope, now=now),
-        items=_items(ctx, articles, rubrics),
+        updated=updated,
+        articles=articles,
+        rubrics=rubrics,
         links=tuple(links),
     )
 
 
-async def _archive_feed(
+async def _archive_page(
     ctx: RenderContext, scope: Scope, fmt: str, page: int, rubrics: dict[str, Rubric]
-) -> Feed:
-    """RFC 5005 archived feed: every article of one month, linked to its non-empty neighbours."""
+) -> _Page:
+    """RFC 5005 archived feed: one bounded page of one month (feeds.archive)."""
     settings, store, now = ctx.settings, ctx.store, ctx.now
     try:
         parse_month(scope.key)
     except ValueError as exc:
         raise DocumentNotFound(str(exc)) from exc
-    if page != 1:
-        raise DocumentNotFound("a month archive is a single page")
-    months = [m.month for m in await store.months(now=now)]
-    if scope.key not in months:
+    months = await store.months(now=now)
+    index = next((i for i, m in enumerate(months) if m.month == scope.key), None)
+    if index is None:
         raise DocumentNotFound(f"no articles in {scope.key}")
-    i = months.index(scope.key)
-    links = []
-    if i > 0:
-        links.append(
-            Link("prev-archive", feed_url(settings, Scope(ScopeKind.MONTH, months[i - 1]), fmt))
-        )
-    if i + 1 < len(months):
-        links.append(
-            Link("next-archive", feed_url(settings, Scope(ScopeKind.MONTH, months[i + 1]), fmt))
-        )
-    links.append(Link("current", feed_url(settings, ALL_NEWS, fmt)))
-    articles = await store.articles(scope, now=now, limit=ARCHIVE_MAX_ITEMS)
-    items = _items(ctx, articles, rubrics)
+    size = archive.PAGE_ITEMS
+    count = months[index].count
+    pages = archive.page_count(count, size)
+    if page > pages:
+        raise DocumentNotFound(f"{scope.key} has {pages} archive page(s), not {page}")
+    offset, limit = archive.page_slice(count, page, size)
+    articles = await store.articles(scope, now=now, limit=limit, offset=offset)
     # The month still running can change with every write, so it is no archive yet.
     closed = scope.key != month_key(now, settings.zone)
     title = month_title(scope.key)
-    return _feed(
-        ctx,
+    part = f", часть {page}" if pages > 1 else ""
+    return _Page(
         scope,
         _Channel(
-            f"{settings.site_title}: архив за {title}",
+            f"{settings.site_title}: архив за {title}{part}",
             f"Все новости за {title}",
             month_page(settings, scope.key),
         ),
-        self_url=feed_url(settings, scope, fmt),
-        updated=max((item.last_change for item in items), default=None),
-        items=items,
-        links=tuple(links),
+        self_url=archive.page_url(settings, scope.key, page, fmt),
+        updated=max((a.last_change for a in articles), default=None),
+        articles=articles,
+        rubrics=rubrics,
+        links=archive.archive_links(settings, months, index, page, fmt, size),
         archive=closed,
         ttl=ARCHIVE_TTL if closed else LIVE_TTL,
+        # JSON Feed readers page with next_url alone: from the month's URL, through its pages.
+        next_url=archive.page_url(settings, scope.key, page + 1, fmt) if page < pages else None,
     )
 
 
-def _items(
-    ctx: RenderContext, articles: list[Article], rubrics: dict[str, Rubric]
-) -> tuple[Item, ...]:
-    return tuple(to_item(a, ctx.settings, rubrics) for a in articles)
-
-
-def _feed(
-    ctx: RenderContext,
-    scope: Scope,
-    channel: _Channel,
-    *,
-    self_url: str,
-    updated: datetime | None,
-    items: tuple[Item, ...],
-    links: tuple[Link, ...] = (),
-    archive: bool = False,
-    ttl: int = LIVE_TTL,
-) -> Feed:
-    settings = ctx.settings
+def _feed(settings: Settings, doc: _Page) -> Feed:
     return Feed(
-        id=feed_guid(settings, scope),
-        title=channel.title,
-        description=channel.description,
-        home=channel.home,
-        self_url=self_url,
+        id=feed_guid(settings, doc.scope),
+        title=doc.channel.title,
+        description=doc.channel.description,
+        home=doc.channel.home,
+        self_url=doc.self_url,
         language=settings.site_language,
         zone=settings.zone,
-        updated=updated,
+        updated=doc.updated,
         publisher=settings.site_title,
         publisher_url=settings.site,
         generator=GENERATOR,
         generator_version=GENERATOR_VERSION,
-        items=items,
-        links=links,
+        items=tuple(to_item(a, settings, doc.rubrics) for a in doc.articles),
+        links=doc.links,
         hub=settings.websub_hub,
-        archive=archive,
-        ttl=ttl,
+        archive=doc.archive,
+        ttl=doc.ttl,
+        next_url=doc.next_url,
     )

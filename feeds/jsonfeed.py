@@ -41,8 +41,9 @@ def _document(feed: Feed) -> dict[str, Any]:
         "authors": [{"name": feed.publisher, "url": feed.publisher_url}],
     }
     paging = {link.rel: link.href for link in feed.links}
-    if "next" in paging:
-        doc["next_url"] = paging["next"]
+    next_url = feed.next_url or paging.get("next")
+    if next_url:
+        doc["next_url"] = next_url
     if feed.hub:
         doc["hubs"] = [{"type": "WebSub", "url": feed.hub}]
     if paging or feed.archive:

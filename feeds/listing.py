@@ -1,4 +1,7 @@
-"""Builders of the documents that list feeds: /opml.xml and the "/" index page."""
+"""Builders of the documents that list feeds: /opml.xml and the "/" index page.
+
+The store is read here; the writers (`render_opml`, `render_index`) run in a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from feeds.index_page import MEDIA_TYPE as HTML_TYPE
 from feeds.index_page import render_index
 from feeds.labels import FORMATS, TAG_KINDS, month_title
 from feeds.model import Directory, FeedGroup, FeedRef
+from feeds.offload import off_loop
 from feeds.opml import MEDIA_TYPE as OPML_TYPE
 from feeds.opml import render_opml
 from sitemap.partition import month_layout
@@ -31,12 +35,13 @@ _AUTODISCOVERY = {
 
 async def build_opml(ctx: RenderContext) -> Rendered:
     directory = await _directory(ctx, full=False)
-    return Rendered(render_opml(directory), OPML_TYPE)
+    return Rendered(await off_loop(render_opml, directory), OPML_TYPE)
 
 
 async def build_index_page(ctx: RenderContext) -> Rendered:
     directory = await _directory(ctx, full=True)
-    return Rendered(render_index(directory), HTML_TYPE, last_modified=directory.updated)
+    body = await off_loop(render_index, directory)
+    return Rendered(body, HTML_TYPE, last_modified=directory.updated)
 
 
 def _urls(ctx: RenderContext, scope: Scope) -> tuple[tuple[str, str], ...]:
@@ -48,7 +53,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
     settings, store, now = ctx.settings, ctx.store, ctx.now
     stats = await store.term_stats(now=now)
     rubric_urls = {r.slug: r.url for r in await store.rubrics()}
-    total = await store.count(ALL_NEWS, now=now)
+    total, updated = await store.aggregate(ALL_NEWS, now=now)
     news = FeedGroup(
         "Все новости",
         feeds=(
@@ -124,7 +129,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
         site=settings.site,
         language=settings.site_language,
         zone=settings.zone,
-        updated=await store.last_change(ALL_NEWS, now=now),
+        updated=updated,
         groups=tuple(groups),
         archives=archives,
         sitemaps=tuple(sitemaps),

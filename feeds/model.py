@@ -70,6 +70,8 @@ class Feed:
     hub: str | None = None
     archive: bool = False  # RFC 5005 fh:archive: this document will not change any more
     ttl: int = 5  # minutes
+    # JSON Feed's next_url where no rel="next" applies: the next page of a month archive.
+    next_url: str | None = None
 
     def cleaned(self) -> Feed:
         """This feed with every text stripped of characters XML forbids.
@@ -90,6 +92,7 @@ class Feed:
             items=tuple(_safe_item(i) for i in self.items),
             links=tuple(Link(xml_safe(k.rel), xml_safe(k.href)) for k in self.links),
             hub=_opt(self.hub),
+            next_url=_opt(self.next_url),
         )
 
 

@@ -12,6 +12,9 @@ Dependency tags a document may carry, and the changes that raise them (see `chan
                  each one's newest date)
   terms          a rubric or tag appeared or disappeared, or a rubric was edited
   months         a month gained its first or lost its last article
+  count<:L:B     the number of articles of a month in block B of 2**L months (month index
+                 year * 12 + month - 1) changed: an article entered or left it (see
+                 `earlier_counts`)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import feeds
@@ -40,7 +44,8 @@ class Document:
 
 
 _FEED = re.compile(
-    r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2}))\.(rss|atom|json)$"
+    r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2})(?:-(\d+))?)\.(rss|atom|json)$",
+    re.ASCII,  # \d: 0-9 only, not every script's digits
 )
 _MONTH_SITEMAP = re.compile(r"^/sitemaps/articles-(\d{4}-\d{2})(?:-(\d+))?\.xml$")
 _MAX_PAGE = 1_000_000
@@ -50,7 +55,9 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only, and few enough of them: int() refuses other scripts' digits that
+    # isdigit() accepts ("²") and strings past 4,300 digits, which would be a 500.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not low <= int(raw) <= high:
         raise BadParameter(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
     return int(raw)
 
@@ -65,18 +72,9 @@ def resolve(
 
     match = _FEED.match(path)
     if match and not gz:
-        everything, kind, slug, month, fmt = match.groups()
+        everything, kind, slug, month, part, fmt = match.groups()
         if month:
-            try:
-                parse_month(month)
-            except ValueError:
-                return None
-            scope = Scope(ScopeKind.MONTH, month)
-            deps = frozenset({f"month:{month}", "months"})
-            return Document(
-                f"feed:month:{month}:{fmt}", "archive", deps,
-                lambda ctx: feeds.build_feed(ctx, scope, fmt),
-            )  # fmt: skip
+            return _archive(month, part, fmt)
         page = _int_param(query, "page", 1, 1, _MAX_PAGE)
         limit = _int_param(query, "limit", feed_limit, 1, max_limit)
         if everything:
@@ -106,6 +104,58 @@ def resolve(
         return None
     # The .xml.gz form is the same cached document, served as its gzip bytes.
     return replace(doc, gzip_only=True) if gz else doc
+
+
+def _archive(month: str, part: str | None, fmt: str) -> Document | None:
+    """A page of a month archive: page 1 at the month's own URL, page N at `YYYY-MM-N`."""
+    try:
+        parse_month(month)
+    except ValueError:
+        return None
+    if part is None:
+        page = 1
+    elif part.startswith("0") or len(part) > 18 or not 2 <= int(part) <= _MAX_PAGE:
+        return None  # page 1 has no suffix; "-1", "-01" are not URLs of ours
+    else:
+        page = int(part)
+    scope = Scope(ScopeKind.MONTH, month)
+    deps = {f"month:{month}", "months"}
+    if page == 1:
+        # Page 1 links back to the last page of the month before, whose number that month's
+        # count decides; which month it is (empty months are skipped) is unknown here.
+        deps |= earlier_counts(month)
+    key = f"feed:month:{month}:{fmt}" + (f":page={page}" if page > 1 else "")
+    return Document(key, "archive", frozenset(deps),
+                    lambda ctx: feeds.build_feed(ctx, scope, fmt, page=page))  # fmt: skip
+
+
+# Month indexes (year * 12 + month - 1) of years 1..9998 are below 2**17.
+_COUNT_LEVELS = 17
+
+
+def _month_index(month: str) -> int:
+    year, mm = parse_month(month)
+    return year * 12 + mm - 1
+
+
+def count_tags(month: str) -> set[str]:
+    """The tags a change of `month`'s article count raises: every block of 2**L months (for
+    each L) that holds it."""
+    i = _month_index(month)
+    return {f"count<:{level}:{i >> level}" for level in range(_COUNT_LEVELS)}
+
+
+@lru_cache(maxsize=256)  # bounded: any valid month can be requested
+def earlier_counts(month: str) -> frozenset[str]:
+    """Tags that a change of the count of any month before `month`, and of no other, raises.
+
+    The months before index i are the blocks of a binary decomposition of [0, i), one per set
+    bit of i (as a Fenwick tree sums a prefix): at most 17 tags, exact for any history length.
+    """
+    i = _month_index(month)
+    return frozenset(
+        f"count<:{level}:{(i >> level) - 1}" for level in range(_COUNT_LEVELS) if i >> level & 1
+    )
 
 
 async def _robots(ctx: RenderContext) -> Rendered:
@@ -154,8 +204,10 @@ def change_tags(change: Change, zone: ZoneInfo) -> set[str]:
     if change.kind == "rubric":
         return {f"rubric:{change.key}", "rubrics", "terms"}
     tags = set()
+    months: list[str | None] = []
     for state in (change.before, change.after):
         if not state or state.get("status") != "published":
+            months.append(None)
             continue  # drafts are nowhere, so a draft's placement affects nothing
         tags.update(("all", "news"))
         if state["rubrics"]:
@@ -164,7 +216,14 @@ def change_tags(change: Change, zone: ZoneInfo) -> set[str]:
         if state["tags"]:
             tags.add("tags")
             tags.update(f"tag:{t}" for t in state["tags"])
-        tags.add(f"month:{month_key(from_epoch(state['published_at']), zone)}")
+        key = month_key(from_epoch(state["published_at"]), zone)
+        months.append(key)
+        tags.add(f"month:{key}")
+    before, after = months
+    if before != after:  # an edit within one month leaves every month's count as it was
+        for month in (before, after):
+            if month is not None:
+                tags |= count_tags(month)
     return tags
 
 

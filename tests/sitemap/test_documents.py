@@ -138,3 +138,14 @@ def test_robots(settings: Settings) -> None:
         "",
         "Sitemap: https://feeds.example.ru/sitemap.xml",
     ]
+
+
+@pytest.mark.parametrize("suffix", ["-" + "9" * 5000, "-\u0663", "-1", "-0", "-02", "-1234567890"])
+def test_odd_month_part_suffixes_are_not_documents(suffix: str) -> None:
+    """Not a 500 (int() of 5,000 digits, another script's digits): simply no such sitemap."""
+    from syndication.documents import resolve
+
+    assert (
+        resolve(f"/sitemaps/articles-2025-10{suffix}.xml", {}, feed_limit=50, max_limit=500) is None
+    )
+    assert resolve("/sitemaps/articles-2025-10-2.xml", {}, feed_limit=50, max_limit=500) is not None

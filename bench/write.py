@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from app import SWITCH_INTERVAL
 from syndication.cache import compress
 from syndication.config import Settings
 from syndication.documents import resolve
@@ -114,6 +115,7 @@ async def renders(store: SQLiteStore, settings: Settings, stop: asyncio.Event) -
 
 
 async def in_process(db: Path, settings: Settings, writes: int, rounds: int) -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL)  # as every worker of the service does (app.py)
     store = SQLiteStore(db, settings.zone)
     await store.open()
     conn = sqlite3.connect(db, isolation_level=None)

@@ -328,26 +328,36 @@ async def crawl(base: str, urls: list[str], concurrency: int) -> dict[int, int]:
 
 
 def crawl_memory(args: argparse.Namespace, db: Path) -> None:
-    bound = args.crawl_bound_mib * 1024 * 1024
-    extra = dict(item.split("=", 1) for item in args.crawl_env)
-    service = Service(db, args, SYNDICATION_CACHE_MAX_BYTES=str(bound), **extra)
-    try:
-        urls = crawl_urls(service.base, args.crawl_urls)
-        start_rss = service.status("VmRSS")
-        started = time.perf_counter()
-        statuses = asyncio.run(crawl(service.base, urls, 4))
-        took = time.perf_counter() - started
-        peak, end_rss = service.status("VmHWM"), service.status("VmRSS")
-        held = service.metric("syndication_cache_bytes")
-        documents = service.metric("syndication_cached_documents")
-    finally:
-        service.stop()
+    """The crawl against the configured bound, then against the smallest (1 MiB): the second
+    worker's peak is what the worker needs besides the cache (store page cache, renders)."""
     mb = 1024 * 1024
-    print(f"\n(e) crawl of {len(urls):,} distinct URLs in {took:.0f} s (statuses {statuses}), "
-          f"SYNDICATION_CACHE_MAX_BYTES {bound / mb:.0f} MiB {' '.join(args.crawl_env)}")  # fmt: skip
-    print(f"    worker RSS before {start_rss / mb:.0f} MiB, after {end_rss / mb:.0f} MiB, "
-          f"peak {peak / mb:.0f} MiB; cache holds {held / mb:.1f} MiB in {documents:.0f} "
-          f"documents   (target: peak < {(bound + 100 * 1000 * 1000) / mb:.0f} MiB)")  # fmt: skip
+    bound = args.crawl_bound_mib * mb
+    extra = dict(item.split("=", 1) for item in args.crawl_env)
+    peaks: dict[int, int] = {}
+    for cache_bytes in (bound, mb):
+        service = Service(db, args, SYNDICATION_CACHE_MAX_BYTES=str(cache_bytes), **extra)
+        try:
+            urls = crawl_urls(service.base, args.crawl_urls)
+            start_rss = service.status("VmRSS")
+            started = time.perf_counter()
+            statuses = asyncio.run(crawl(service.base, urls, 4))
+            took = time.perf_counter() - started
+            peaks[cache_bytes] = service.status("VmHWM")
+            held = service.metric("syndication_cache_bytes")
+            documents = service.metric("syndication_cached_documents")
+        finally:
+            service.stop()
+        print(
+            f"\n(e) crawl of {len(urls):,} distinct URLs in {took:.0f} s (statuses {statuses}), "
+            f"SYNDICATION_CACHE_MAX_BYTES {cache_bytes / mb:.0f} MiB {' '.join(args.crawl_env)}"
+        )
+        print(
+            f"    worker RSS at start {start_rss / mb:.0f} MiB, peak {peaks[cache_bytes] / mb:.0f}"
+            f" MiB; the cache holds {held / mb:.1f} MiB in {documents:.0f} documents"
+        )
+    print(f"    peak {peaks[bound] / mb:.0f} MiB against bound + 100 MB = "
+          f"{(bound + 100 * 1000 * 1000) / mb:.0f} MiB; the cache's share of the peak "
+          f"{(peaks[bound] - peaks[mb]) / mb:.0f} MiB for a {bound / mb:.0f} MiB bound")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Serving throughput: a cached feed vs the bare stack, measured side by side with wrk.
+"""Serving: a cached feed vs the bare stack (wrk), hits under cold renders, memory under a crawl.
 
     .venv/bin/python bench/serve.py [--rounds 3] [--seconds 5] [--connections 32] [--uvloop]
+                                    [--rows abde] [--crawl-urls 10000] [--crawl-bound-mib 64]
+                                    [--crawl-env NAME=VALUE ...]
 
 Needs wrk (Debian: apt-get install wrk). One hypercorn worker each for:
   (a) /feeds/all.rss?limit=50 from the service's cache, Accept-Encoding: gzip
@@ -8,13 +10,25 @@ Needs wrk (Debian: apt-get install wrk). One hypercorn worker each for:
   (c) a bare Starlette endpoint (bench/bare_app.py) returning the same gzip bytes from memory
 The three runs are interleaved round by round; medians of req/s and p99 latency are printed
 with the ratios a/c and b/c (target: both >= 0.9).
+
+On a second store (6,000 full-text articles over a year, ~500 a month):
+  (d) p99 of cached hits (/robots.txt, wrk, 4 connections) while the same worker renders the
+      largest documents cold: a write, then the current month's archive and the sitemap index;
+      and `?limit=` feed pages (401-500, every one distinct). Rounds alternate with the same
+      wrk run on an idle worker; the ratio loaded/idle is printed (target: p99 <= 20 ms).
+  (e) a crawl of --crawl-urls distinct URLs (feed pages of every format, limit and page, and tag
+      feeds; 4 at a time) with SYNDICATION_CACHE_MAX_BYTES at --crawl-bound-mib: the worker's
+      peak RSS (VmHWM) against the bound + 100 MB, and what the cache says it holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
+import itertools
 import os
+import random
 import re
 import shutil
 import signal
@@ -23,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +63,7 @@ def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def load_store(db: Path, count: int) -> None:
+def load_store(db: Path, count: int, years: float = 3.0) -> None:
     """Demo articles with 3 KB bodies so that a 50-item feed carries full text."""
     code = (
         "import asyncio, sys\n"
@@ -61,7 +76,7 @@ def load_store(db: Path, count: int) -> None:
         "    s = Settings.load()\n"
         "    st = make_store(s); await st.open()\n"
         f"    items = [validate_article(p, s) for p in articles({count}, body_bytes=3000,"
-        " end=datetime.now(UTC))]\n"
+        f" years={years}, end=datetime.now(UTC))]\n"
         "    await st.put_articles(items); await st.close()\n"
         "asyncio.run(main())\n"
     )
@@ -94,10 +109,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--uvloop", action="store_true", help="hypercorn's uvloop worker class")
+    parser.add_argument("--rows", default="abde", help="which rows to run (a-c go together)")
+    parser.add_argument("--crawl-urls", type=int, default=10_000)
+    parser.add_argument("--crawl-bound-mib", type=int, default=64)
+    parser.add_argument("--crawl-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment of the crawled worker (e.g. MALLOC_ARENA_MAX=2)")  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
+    if set(args.rows) & set("abc"):
+        throughput(args)
+    if set(args.rows) & set("de"):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "big.db"
+            load_store(db, 6000, years=1.0)
+            if "d" in args.rows:
+                hits_under_renders(args, db)
+            if "e" in args.rows:
+                crawl_memory(args, db)
 
+
+def throughput(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         load_store(db, 600)
@@ -158,6 +190,174 @@ def main() -> None:
     bare_rps = medians["c bare Starlette"][0]
     print(f"ratio a/c: {medians['a cached feed, gzip'][0] / bare_rps:.2f}   "
           f"ratio b/c: {medians['b If-None-Match 304'][0] / bare_rps:.2f}   (target >= 0.9)")  # fmt: skip
+
+
+class Service:
+    """`syndication serve` with one worker (hypercorn then serves in this very process)."""
+
+    def __init__(self, db: Path, args: argparse.Namespace, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "SYNDICATION_DB": str(db), "SYNDICATION_PUBLIC_URL": self.base,
+                    "SYNDICATION_API_TOKEN": TOKEN, **env}  # fmt: skip
+        cmd = [sys.executable, "-m", "syndication.cli", "serve", "--port", str(self.port)]
+        if args.uvloop:
+            cmd.append("--uvloop")
+        self.process = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)  # fmt: skip
+        wait_ready(f"{self.base}/healthz")
+
+    def status(self, field: str) -> int:
+        """A figure of /proc/PID/status in bytes (VmRSS, VmHWM)."""
+        text = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        assert match is not None, text
+        return int(match.group(1)) * 1024
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(f"{self.base}/metrics").text
+        match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+        return float(match.group(1)) if match else float("nan")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+TOKEN = "bench-token-0123456789"
+
+
+def cold_renders(base: str, stop: threading.Event, seen: list[float]) -> None:
+    """Keep the worker rendering the largest documents until `stop`: every write drops the
+    month archive and the sitemap index; every `?limit=` below is a page never asked before."""
+    from syndication.demo import articles
+
+    month = datetime.now(UTC).strftime("%Y-%m")
+    template = next(articles(1, body_bytes=3000, end=datetime.now(UTC), seed=7))
+    formats = itertools.cycle(("rss", "atom", "json"))
+    rounds = itertools.count()
+
+    def writer() -> None:
+        with httpx.Client(base_url=base, timeout=60,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as client:  # fmt: skip
+            while not stop.is_set():
+                n = next(rounds)
+                payload = {**template, "id": f"bench-{n}", "title": f"Событие {n}",
+                           "published_at": datetime.now(UTC).isoformat()}  # fmt: skip
+                client.put(f"/api/articles/bench-{n}", json=payload).raise_for_status()
+                for path in (f"/feeds/archive/{month}.rss", "/sitemap.xml"):
+                    started = time.perf_counter()
+                    client.get(path).raise_for_status()
+                    seen.append(time.perf_counter() - started)
+
+    def pages() -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for n in itertools.count():
+                if stop.is_set():
+                    return
+                # 1,200 distinct pages of 401-500 items; the writes make repeats cold again.
+                limit, page = 500 - n % 100, 1 + n // 100 % 12
+                started = time.perf_counter()
+                client.get(f"/feeds/all.{next(formats)}?limit={limit}&page={page}")
+                seen.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=pages)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def hits_under_renders(args: argparse.Namespace, db: Path) -> None:
+    service = Service(db, args)
+    try:
+        hit = f"{service.base}/robots.txt"
+        httpx.get(hit).raise_for_status()
+        idle: list[float] = []
+        loaded: list[float] = []
+        renders: list[float] = []
+        for _ in range(args.rounds):
+            idle.append(run_wrk(hit, args.seconds, 4, [])[1])
+            stop = threading.Event()
+            driver = threading.Thread(target=cold_renders, args=(service.base, stop, renders))
+            driver.start()
+            time.sleep(0.5)  # the renders are under way before the first measured hit
+            try:
+                loaded.append(run_wrk(hit, args.seconds, 4, [])[1])
+            finally:
+                stop.set()
+                driver.join()
+    finally:
+        service.stop()
+    renders.sort()
+    p99_idle, p99_loaded = statistics.median(idle), statistics.median(loaded)
+    print(f"\n(d) cached /robots.txt, 4 connections, {args.seconds} s x {args.rounds} rounds; "
+          f"{len(renders)} cold renders alongside (client-side median "
+          f"{statistics.median(renders) * 1e3:.0f} ms, max {renders[-1] * 1e3:.0f} ms)")  # fmt: skip
+    print(f"    p99 idle {p99_idle:.2f} ms   p99 while rendering {p99_loaded:.2f} ms   "
+          f"ratio {p99_loaded / p99_idle:.1f}   (target: p99 while rendering <= 20 ms)")  # fmt: skip
+
+
+def crawl_urls(base: str, count: int) -> list[str]:
+    opml = httpx.get(f"{base}/opml.xml").text
+    tags = sorted(set(re.findall(r"/feeds/tag/([^\"/]+)\.rss", opml)))
+    urls = [f"/feeds/tag/{slug}.{fmt}" for slug in tags for fmt in ("rss", "atom", "json")]
+    pages = ((fmt, limit, page) for page in range(1, 100) for limit in range(1, 101)
+             for fmt in ("rss", "atom", "json"))  # fmt: skip
+    for fmt, limit, page in pages:
+        if len(urls) >= count:
+            break
+        if (page - 1) * limit < 5000:
+            urls.append(f"/feeds/all.{fmt}?limit={limit}&page={page}")
+    random.Random(1).shuffle(urls)
+    return urls[:count]
+
+
+async def crawl(base: str, urls: list[str], concurrency: int) -> dict[int, int]:
+    statuses: dict[int, int] = {}
+    queue = iter(urls)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for url in queue:
+            response = await client.get(url, headers={"Accept-Encoding": "gzip, br"})
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return statuses
+
+
+def crawl_memory(args: argparse.Namespace, db: Path) -> None:
+    """The crawl against the configured bound, then against the smallest (1 MiB): the second
+    worker's peak is what the worker needs besides the cache (store page cache, renders)."""
+    mb = 1024 * 1024
+    bound = args.crawl_bound_mib * mb
+    extra = dict(item.split("=", 1) for item in args.crawl_env)
+    peaks: dict[int, int] = {}
+    for cache_bytes in (bound, mb):
+        service = Service(db, args, SYNDICATION_CACHE_MAX_BYTES=str(cache_bytes), **extra)
+        try:
+            urls = crawl_urls(service.base, args.crawl_urls)
+            start_rss = service.status("VmRSS")
+            started = time.perf_counter()
+            statuses = asyncio.run(crawl(service.base, urls, 4))
+            took = time.perf_counter() - started
+            peaks[cache_bytes] = service.status("VmHWM")
+            held = service.metric("syndication_cache_bytes")
+            documents = service.metric("syndication_cached_documents")
+        finally:
+            service.stop()
+        print(
+            f"\n(e) crawl of {len(urls):,} distinct URLs in {took:.0f} s (statuses {statuses}), "
+            f"SYNDICATION_CACHE_MAX_BYTES {cache_bytes / mb:.0f} MiB {' '.join(args.crawl_env)}"
+        )
+        print(
+            f"    worker RSS at start {start_rss / mb:.0f} MiB, peak {peaks[cache_bytes] / mb:.0f}"
+            f" MiB; the cache holds {held / mb:.1f} MiB in {documents:.0f} documents"
+        )
+    print(f"    peak {peaks[bound] / mb:.0f} MiB against bound + 100 MB = "
+          f"{(bound + 100 * 1000 * 1000) / mb:.0f} MiB; the cache's share of the peak "
+          f"{(peaks[bound] - peaks[mb]) / mb:.0f} MiB for a {bound / mb:.0f} MiB bound")  # fmt: skip
 
 
 if __name__ == "__main__":

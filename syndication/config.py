@@ -37,6 +37,9 @@ class Settings:
     max_bulk_bytes: int = 64 * 1024 * 1024
     sitemap_max_urls: int = 50_000
     sitemap_max_bytes: int = 50 * 1024 * 1024
+    # Per worker process: every cached body with its compressed forms and prepared headers,
+    # cached 404s and per-URL validators count against it (least recently used out first).
+    cache_max_bytes: int = 256 * 1024 * 1024
     websub_hub: str | None = None
     indexnow_endpoint: str | None = None
     indexnow_key: str | None = None
@@ -111,6 +114,8 @@ class Settings:
         # IndexNow's rule for keys; it also keeps the key file's URL path plain.
         if self.indexnow_key and not _INDEXNOW_KEY.fullmatch(self.indexnow_key):
             raise ConfigError(f"{PREFIX}INDEXNOW_KEY must be 8-128 of [a-zA-Z0-9-]")
+        if self.cache_max_bytes < 1024 * 1024:
+            raise ConfigError(f"{PREFIX}CACHE_MAX_BYTES must be at least 1048576 (1 MiB)")
         for name in ("notify_debounce_seconds", "notify_backoff_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must not be negative")

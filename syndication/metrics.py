@@ -34,6 +34,16 @@ class Metrics:
         self.cached_documents = Gauge(
             "syndication_cached_documents", "Documents held in this worker's cache", registry=r
         )
+        self.cache_bytes = Gauge(
+            "syndication_cache_bytes",
+            "Bytes this worker's cache holds (bodies, encodings, headers, per-URL records)",
+            registry=r,
+        )
+        self.evictions = Counter(
+            "syndication_cache_evictions",
+            "Documents dropped (or never kept) to stay within the cache's byte bound",
+            ["kind"], registry=r,
+        )  # fmt: skip
         # /metrics answers for one worker process: say which.
         Gauge("syndication_worker", "The worker process answering", ["pid"], registry=r).labels(
             str(os.getpid())
@@ -68,6 +78,9 @@ class Metrics:
 
     def invalidated(self, kind: str, count: int) -> None:
         self.invalidations.labels(kind).inc(count)
+
+    def evicted(self, kind: str, count: int) -> None:
+        self.evictions.labels(kind).inc(count)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,7 +171,7 @@ class DocumentServer:
         self.metrics = metrics
         self.resolve = resolve
         # (path, query) → document: resolving costs more than serving a cached hit.
-        self._documents: dict[tuple[str, bytes], Document | None] = {}
+        self._documents: OrderedDict[tuple[str, bytes], Document | None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(_NOT_DOCUMENTS):
@@ -191,8 +192,10 @@ class DocumentServer:
             return
         path, query = scope["path"], scope["query_string"]
         key = (path, query)
-        if key in self._documents:
-            doc = self._documents[key]
+        documents = self._documents
+        if key in documents:
+            doc = documents[key]
+            documents.move_to_end(key)
         else:
             try:
                 doc = self.resolve(path, _query(query))
@@ -200,8 +203,9 @@ class DocumentServer:
                 self.metrics.request("bad-request", 400)
                 await _plain(send, 400, f"{exc}\n".encode())
                 return
-            if len(self._documents) < 10_000:  # only a flood of distinct URLs reaches this bound
-                self._documents[key] = doc
+            documents[key] = doc
+            if len(documents) > _RESOLVED:  # a crawl of distinct URLs: the least recent go
+                documents.popitem(last=False)
         if doc is None:
             # Not a document: other routes (the IndexNow key file) or Starlette's 404.
             await self.fallback(scope, receive, send)
@@ -224,6 +228,9 @@ class DocumentServer:
         self.metrics.request(doc.kind, status)
 
 
+# URLs whose resolution is remembered (a Document is well under 1 KB): a bound on per-URL state
+# that a crawl cannot grow.
+_RESOLVED = 4096
 _NOT_DOCUMENTS = ("/api/", "/healthz", "/metrics")
 
 

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
+import random
+import sys
+import tempfile
+import types
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import brotli
 import pytest
+from hypothesis import given
+from hypothesis import settings as h_settings
+from hypothesis import strategies as st
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from syndication.cache import DocumentCache, Entry
-from syndication.config import Settings
+from syndication.cache import KEY_OVERHEAD, DocumentCache, Entry, entry_cost
+from syndication.config import ConfigError, Settings
 from syndication.documents import Document
 from syndication.ingest import validate_article
 from syndication.metrics import Metrics
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.serving import answer, choose_encoding
-from syndication.store import SQLiteStore
+from syndication.store import SQLiteStore, Store
 
 pytestmark = pytest.mark.anyio
 
@@ -177,6 +187,352 @@ async def test_bulk_changes_clear_everything(store: SQLiteStore, settings: Setti
     finally:
         cache_module.MAX_CHANGES_TO_APPLY = old
     assert build.calls == 2
+
+
+# --- memory bounds ----------------------------------------------------------------------------
+MiB = 1024 * 1024
+
+
+def body_of(size: int, seed: int) -> bytes:
+    """`size` bytes, half incompressible: the encoded forms' sizes vary as real ones do."""
+    rng = random.Random(seed)
+    return rng.randbytes(size // 2) + b"<item/>" * ((size - size // 2) // 7 + 1)
+
+
+class Sized:
+    """A builder of a body of known size; a new version on every render."""
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size, self.seed, self.calls = size, seed, 0
+
+    async def __call__(self, ctx: RenderContext) -> Rendered:
+        self.calls += 1
+        return Rendered(body_of(self.size, self.seed * 1000 + self.calls)[: self.size],
+                        "application/xml; charset=utf-8")  # fmt: skip
+
+
+async def missing_doc(ctx: RenderContext) -> Rendered:
+    raise DocumentNotFound("no such tag")
+
+
+def doc_budget(cache: DocumentCache) -> int:
+    return cache.max_bytes - 2 * (cache.max_bytes // 16)
+
+
+async def test_the_cache_never_exceeds_its_byte_bound(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    cache = DocumentCache(store, settings, Metrics(), max_bytes=2 * MiB)
+    sizes = [random.Random(i).randrange(1, 120_000) for i in range(200)]
+    kept: list[tuple[str, int]] = []  # what the cache should hold, oldest first
+    for i, size in enumerate(sizes):
+        entry = await cache.get(Document(f"d{i}", "feed", frozenset({"all"}), Sized(size, i)))
+        assert len(entry.body) == size
+        kept.append((entry.key, entry_cost(entry.key, entry)))
+        while sum(cost for _, cost in kept) > doc_budget(cache):
+            kept.pop(0)
+        assert cache.cached_keys() == [key for key, _ in kept]
+        assert cache.cached_bytes() <= cache.max_bytes
+    # Many were evicted, oldest first, and what is left fills the budget as far as it can.
+    assert 5 < len(kept) < 100
+    assert kept[0][0] != "d0"
+    assert cache._documents.bytes == sum(cost for _, cost in kept) <= doc_budget(cache)
+
+
+async def test_hits_keep_documents_and_a_huge_one_is_served_not_kept(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
+    hot = Sized(50_000, 1)
+    hot_doc = Document("hot", "feed", frozenset(), hot)
+    await cache.get(hot_doc)
+    for i in range(100):
+        await cache.get(Document(f"cold{i}", "feed", frozenset(), Sized(40_000, i)))
+        await cache.get(hot_doc)  # recently used: never the one evicted
+    assert hot.calls == 1
+    huge = Sized(2 * MiB, 2)
+    huge_doc = Document("huge", "archive", frozenset(), huge)
+    entry = await cache.get(huge_doc)
+    assert len(entry.body) == 2 * MiB
+    assert "huge" not in cache.cached_keys()
+    assert "hot" in cache.cached_keys()
+    await cache.get(huge_doc)
+    assert huge.calls == 2
+    assert cache.cached_bytes() <= cache.max_bytes
+
+
+async def test_a_flood_of_404s_does_not_evict_a_live_document(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
+    live = Sized(200_000, 3)
+    live_doc = Document("feed:all", "feed", frozenset({"all"}), live)
+    await cache.get(live_doc)
+    for i in range(3000):
+        gone = await cache.get(Document(f"feed:tag:x{i}", "feed", frozenset({f"tag:x{i}"}),
+                                        missing_doc))  # fmt: skip
+        assert gone.status == 404
+    await cache.get(live_doc)
+    assert live.calls == 1
+    assert cache._missing.bytes <= cache.max_bytes // 16
+    assert 0 < len(cache._missing) < 3000  # the oldest 404s went
+    assert cache.cached_bytes() <= cache.max_bytes
+
+
+async def test_per_url_state_stays_bounded_under_a_crawl(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
+    for i in range(3000):
+        await cache.get(Document(f"feed:all:rss:page={i}:limit=7", "feed", frozenset({"all"}),
+                                 Sized(600, i)))  # fmt: skip
+    keys_budget = cache.max_bytes // 16
+    assert cache._keys.bytes <= keys_budget
+    assert 0 < len(cache.render_counts) <= keys_budget // KEY_OVERHEAD
+    assert "feed:all:rss:page=2999:limit=7" in cache.render_counts  # the newest are remembered
+    assert "feed:all:rss:page=0:limit=7" not in cache.render_counts
+    assert cache.cached_bytes() <= cache.max_bytes
+
+
+async def test_an_invalidated_document_keeps_its_validators_through_a_crawl(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    """Last-Modified never goes back, even when the URL's record would have aged out."""
+    cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
+    told: list[datetime] = []
+
+    async def feed(ctx: RenderContext) -> Rendered:
+        # The newest article was deleted: the content date moves back a day.
+        content = datetime(2025, 12, 2, tzinfo=UTC) - timedelta(days=len(told))
+        return Rendered(f"<feed n='{len(told)}'/>".encode(), "application/xml",
+                        last_modified=content)  # fmt: skip
+
+    doc = Document("feed:all", "feed", frozenset({"all"}), feed)
+    told.append((await cache.get(doc)).last_modified)
+    for i in range(3000):  # a crawl that pushes every record but the hot document's out
+        await cache.get(Document(f"x{i}", "feed", frozenset(), Sized(600, i)))
+        await cache.get(doc)
+    await store.put_articles([article(settings, "a")])
+    told.append((await cache.get(doc)).last_modified)
+    assert told[1] >= told[0]
+
+
+def deep_size(root: object) -> int:
+    seen: set[int] = set()
+    stack, total = [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType | types.FunctionType):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+@pytest.mark.parametrize("size", [100, 3000, 70_000])
+async def test_the_charge_covers_what_an_entry_really_holds(
+    store: SQLiteStore, settings: Settings, size: int
+) -> None:
+    """entry_cost against the real memory of an entry with every variant serving.py prepares."""
+    cache = DocumentCache(store, settings, Metrics())
+
+    def prepare(e: Entry) -> None:
+        for accept in (None, "gzip", "br"):
+            answer("GET", e, accept_encoding=accept, if_none_match=None, if_modified_since=None)
+        answer("GET", e, accept_encoding=None, if_none_match=None, if_modified_since=None,
+               gzip_only=True)  # fmt: skip
+
+    warm = await cache.get(Document("feed:tag:warm:rss:page=1:limit=50", "feed",
+                                    frozenset({"tag:warm"}), Sized(size, 1)))  # fmt: skip
+    prepare(warm)
+    held: list[object] = [cache._documents]
+    before = deep_size(held)
+    key = "feed:tag:obshchestvo-i-politika:rss:page=1:limit=50"
+    e = await cache.get(Document(key, "feed", frozenset({"tag:obshchestvo-i-politika"}),
+                                 Sized(size, 2)))  # fmt: skip
+    prepare(e)
+    assert deep_size(held) - before <= entry_cost(key, e)
+
+
+@dataclass
+class Model:
+    """What the cache should hold: keys oldest first, with their charge."""
+
+    budget: int
+    held: OrderedDict[str, int] = field(default_factory=OrderedDict)
+
+    def used(self, key: str) -> None:
+        self.held.move_to_end(key)
+
+    def rendered(self, key: str, cost: int) -> None:
+        self.held.pop(key, None)
+        if cost > self.budget:
+            return
+        self.held[key] = cost
+        while sum(self.held.values()) > self.budget:
+            self.held.popitem(last=False)
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("get"), st.integers(0, 11)),
+        st.tuples(st.just("missing"), st.integers(0, 50)),
+        st.tuples(st.just("write"), st.just(0)),
+    ),
+    max_size=40,
+)
+
+
+@given(sizes=st.lists(st.integers(0, 320_000), min_size=12, max_size=12), ops=OPS)
+@h_settings(max_examples=40, deadline=None)
+def test_any_sequence_keeps_the_cache_within_its_bound(
+    sizes: list[int], ops: list[tuple[str, int]]
+) -> None:
+    asyncio.run(_run_ops(sizes, ops))
+
+
+async def _run_ops(sizes: list[int], ops: list[tuple[str, int]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.load(environ={}, db=f"{tmp}/s.db", api_token="x" * 20)
+        store = SQLiteStore(settings.db, settings.zone)
+        await store.open()
+        try:
+            cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
+            model = Model(doc_budget(cache))
+            builders = [Sized(size, i) for i, size in enumerate(sizes)]
+            for op, i in ops:
+                if op == "get":
+                    key = f"d{i}"
+                    deps = frozenset({"all"} if i % 2 else {"rubric:none"})
+                    calls = builders[i].calls
+                    entry = await cache.get(Document(key, "feed", deps, builders[i]))
+                    if builders[i].calls == calls:
+                        model.used(key)
+                    else:
+                        model.rendered(key, entry_cost(key, entry))
+                elif op == "missing":
+                    await cache.get(Document(f"m{i}", "feed", frozenset({"all"}), missing_doc))
+                else:
+                    await store.put_articles([article(settings, "a")])
+                    await cache.sync()
+                    for key in [k for k in model.held if int(k[1:]) % 2]:
+                        del model.held[key]
+                assert cache._documents.keys() == list(model.held)
+                assert cache._documents.bytes == sum(model.held.values()) <= model.budget
+                assert cache._missing.bytes <= cache.max_bytes // 16
+                assert cache.cached_bytes() <= cache.max_bytes
+        finally:
+            await store.close()
+
+
+# --- hits never wait behind renders ---------------------------------------------------------
+class ProbedStore:
+    """A store that counts its calls; with `busy` set, every read except the change log's waits
+    for `released`, as reads queue behind a render's queries on a single reader connection."""
+
+    def __init__(self, inner: SQLiteStore, released: asyncio.Event) -> None:
+        self.inner = inner
+        self.released = released
+        self.busy = False
+        self.calls: list[str] = []
+        self.blocked: list[str] = []
+        self.someone_blocked = asyncio.Event()
+
+    def change_hint(self) -> int:
+        return self.inner.change_hint()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            if self.busy and name not in ("changes_since", "last_change_id"):
+                self.blocked.append(name)
+                self.someone_blocked.set()
+                await self.released.wait()
+            return await method(*args, **kwargs)
+
+        return call
+
+
+async def test_a_hit_with_nothing_new_costs_no_store_call(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    probed = ProbedStore(store, asyncio.Event())
+    cache = DocumentCache(cast(Store, probed), settings, Metrics())
+    doc = Document("robots", "robots", frozenset(), Counting())
+    await cache.get(doc)
+    probed.calls.clear()
+    for _ in range(100):
+        await cache.get(doc)
+    assert probed.calls == []
+    # After an unrelated write, the hit reads the change log and nothing else.
+    await store.put_articles([article(settings, "a")])
+    await cache.get(doc)
+    assert probed.calls == ["changes_since"]
+
+
+async def test_a_cached_hit_does_not_wait_behind_a_render(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    released = asyncio.Event()
+    started = asyncio.Event()
+    probed = ProbedStore(store, released)
+    cache = DocumentCache(cast(Store, probed), settings, Metrics())
+
+    async def held(ctx: RenderContext) -> Rendered:
+        started.set()
+        await released.wait()
+        return Rendered(b"<sitemapindex/>", "application/xml")
+
+    robots = Document("robots", "robots", frozenset(), Counting())
+    await cache.get(robots)
+    render = asyncio.create_task(
+        cache.get(Document("sitemap:index", "sitemap-index", frozenset({"all"}), held))
+    )
+    await started.wait()
+    probed.busy = True  # from here on the reader is the render's
+    await store.put_articles([article(settings, "a")])  # the counter moves
+    assert store.change_hint() > cache._synced
+
+    async def release_once_something_waits() -> None:
+        # Without this, a hit that waits behind the render would hang the test instead of
+        # failing it.
+        await probed.someone_blocked.wait()
+        released.set()
+
+    watchdog = asyncio.create_task(release_once_something_waits())
+    probed.calls.clear()
+    hit = await cache.get(robots)
+    released_before_the_hit = released.is_set()
+    render_done_before_the_hit = render.done()
+    reads = list(probed.calls)
+
+    # The race was on: the render was still held, and the hit had a change to read first.
+    assert not released_before_the_hit
+    assert not render_done_before_the_hit
+    assert reads == ["changes_since"]
+    assert probed.blocked == []
+    assert hit.key == "robots"
+    # And the gate is real: any other read now waits until the render lets go.
+    probe = asyncio.create_task(probed.next_publication(after=datetime.now(UTC)))
+    await probed.someone_blocked.wait()
+    assert not probe.done()
+    await watchdog
+    await probe
+    await render
+    # The render started before the write it depends on: served, but not kept.
+    assert "sitemap:index" not in cache.cached_keys()
+
+
+def test_the_bound_is_a_setting() -> None:
+    assert Settings.load(environ={"SYNDICATION_CACHE_MAX_BYTES": "67108864"}).cache_max_bytes == (
+        64 * MiB
+    )
+    assert Settings.load(environ={}).cache_max_bytes == 256 * MiB
+    with pytest.raises(ConfigError):
+        Settings.load(environ={"SYNDICATION_CACHE_MAX_BYTES": "1000"})
 
 
 # --- HTTP semantics -------------------------------------------------------------------------

@@ -37,9 +37,13 @@ _PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
-    "PRAGMA cache_size = -32000",
     "PRAGMA temp_store = MEMORY",
 )
+# SQLite's own page cache, per connection (KiB). Five connections a worker multiply it, and the
+# OS page cache already holds the file: readers keep little, the writer (index pages it updates
+# on every write) more. Counted by bench/serve.py's crawl row.
+_WRITER_CACHE_KIB = 16_000
+_READER_CACHE_KIB = 4_000
 
 
 @dataclass
@@ -71,11 +75,11 @@ class Connections:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._migrate)
-        self._writer = await self._connect()
-        self._log = await self._connect()
+        self._writer = await self._connect(_WRITER_CACHE_KIB)
+        self._log = await self._connect(_READER_CACHE_KIB // 2)
         self._pool = asyncio.Queue()
         for _ in range(self._readers):
-            self._pool.put_nowait(await self._connect())
+            self._pool.put_nowait(await self._connect(_READER_CACHE_KIB))
         self.counter = ChangeCounter(self.path.with_name(self.path.name + "-changes"))
         # A process killed between commit and bump leaves the counter behind: catch it up.
         self.counter.advance(await self.last_change_id())
@@ -102,9 +106,9 @@ class Connections:
             finally:
                 conn.close()
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect(self, cache_kib: int) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in _PRAGMAS:
+        for pragma in (*_PRAGMAS, f"PRAGMA cache_size = -{cache_kib}"):
             await conn.execute(pragma)
         self._all.append(conn)
         return conn

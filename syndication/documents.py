@@ -47,7 +47,9 @@ _FEED = re.compile(
     r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2})(?:-(\d+))?)\.(rss|atom|json)$",
     re.ASCII,  # \d: 0-9 only, not every script's digits
 )
-_MONTH_SITEMAP = re.compile(r"^/sitemaps/articles-(\d{4}-\d{2})(?:-([1-9]\d{0,8}))?\.xml$", re.ASCII)
+_MONTH_SITEMAP = re.compile(
+    r"^/sitemaps/articles-(\d{4}-\d{2})(?:-([1-9]\d{0,8}))?\.xml$", re.ASCII
+)
 _MAX_PAGE = 1_000_000
 
 

@@ -1,0 +1,30 @@
+"""Process-wide memory settings of a serving worker."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+
+log = logging.getLogger("syndication.memory")
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas before the worker starts its threads.
+
+    glibc gives each new thread an arena of its own, up to 8 a core; a worker runs a dozen
+    threads (the store's connections, renders, compression), and memory freed in one arena is not
+    reused by another. Measured on bench/serve.py's 10,000-URL crawl with a 64 MiB cache: the
+    worker's peak RSS falls by 15-20 MiB with two arenas, at no measurable cost in speed.
+    False when this is not glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = bool(mallopt(_M_ARENA_MAX, arenas))
+    if not ok:
+        log.warning("mallopt(M_ARENA_MAX, %d) refused", arenas)
+    return ok

@@ -280,3 +280,78 @@ def test_restart_policy() -> None:
     loop = RestartPolicy(max_exits=4, window=60)
     assert [loop.exited(was_ready=True, now=t) is None for t in range(5)] == [False] * 4 + [True]
     assert "5 worker exits within 60 s" in loop.reason()
+
+
+def test_a_put_waits_out_a_100000_line_bulk_insert_and_answers(tmp_path: Path) -> None:
+    """A bulk is all or nothing, so it holds SQLite's write lock while it inserts; a PUT on the
+    other worker sent in that window queues behind it and answers 201, never 503."""
+    lines = 100_000
+    body = b"\n".join(
+        orjson.dumps(
+            {
+                "id": f"small-{i}",
+                "title": f"Новость {i}",
+                "published_at": f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00+03:00",
+                "rubrics": ["glavnoe"],
+                "tags": [f"Тема {i % 50}"],
+            }
+        )
+        for i in range(lines)
+    )
+    assert len(body) < 64 * 2**20
+    with _two_workers(tmp_path) as server:
+        bulk: list[httpx.Response] = []
+        sender = threading.Thread(
+            target=lambda: bulk.append(
+                httpx.post(
+                    f"{server.base_url}/api/articles:bulk", content=body, headers=BULK, timeout=600
+                )
+            )
+        )
+        sender.start()
+        try:
+            done = _wait_for_log(server, rb"\[(\d+)\] INFO syndication.api: bulk: validated")
+            bulk_pid = int(done[0][1])
+            # Sixteen PUTs at once, each on a new connection: the shared socket hands some to
+            # the other worker. All are sent before the bulk has finished inserting.
+            inserting = not re.search(
+                rb"syndication.api: bulk: \d+ created", server.log.read_bytes()
+            )
+            answers: dict[int, int] = {}
+
+            def put(n: int) -> None:
+                answers[n] = httpx.put(
+                    f"{server.base_url}/api/articles/wait-{n}",
+                    json=ARTICLE,
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    timeout=300,
+                ).status_code
+
+            putters = [threading.Thread(target=put, args=(n,)) for n in range(16)]
+            for t in putters:
+                t.start()
+            for t in putters:
+                t.join()
+        finally:
+            sender.join()
+        log = server.log.read_bytes()
+        created = {
+            n: _wait_for_log(
+                server,
+                rb"\[(\d+)\] INFO syndication.api: created article wait-%d \(change (\d+)\)" % n,
+            )[0]
+            for n in answers
+        }
+        assert bulk[0].status_code == 200, bulk[0].text
+        assert bulk[0].json()["created"] == lines
+        assert answers == dict.fromkeys(range(16), 201)
+        # The race was run: PUTs went out while the bulk was inserting, and the other worker
+        # answered some of them (it had to wait for SQLite's write lock to do so).
+        assert inserting
+        # ...after waiting for the bulk's commit: its change follows the bulk's.
+        stored = _wait_for_log(server, rb"bulk: \d+ created, \d+ replaced \(change (\d+)\)")
+        bulk_change = int(stored[0][1])
+        assert any(int(m[1]) != bulk_pid and int(m[2]) > bulk_change for m in created.values()), (
+            created
+        )
+        assert b"Traceback" not in log

@@ -36,9 +36,14 @@ _PRAGMAS = (
     # transactions, never consistency.
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 10000",
     "PRAGMA temp_store = MEMORY",
 )
+# How long a statement waits for another process's lock. A bulk request is all or nothing, so it
+# holds SQLite's one write lock while it inserts (a 100,000-line bulk: several seconds); a writer
+# in another worker queues behind it rather than failing. Readers never wait in WAL mode except
+# on a checkpoint's brief lock.
+_WRITER_BUSY_MS = 120_000
+_READER_BUSY_MS = 10_000
 # SQLite's own page cache, per connection (KiB). Five connections a worker multiply it, and the
 # OS page cache already holds the file: readers keep little, the writer (index pages it updates
 # on every write) more. Counted by bench/serve.py's crawl row.
@@ -75,11 +80,11 @@ class Connections:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._migrate)
-        self._writer = await self._connect(_WRITER_CACHE_KIB)
-        self._log = await self._connect(_READER_CACHE_KIB // 2)
+        self._writer = await self._connect(_WRITER_CACHE_KIB, _WRITER_BUSY_MS)
+        self._log = await self._connect(_READER_CACHE_KIB // 2, _READER_BUSY_MS)
         self._pool = asyncio.Queue()
         for _ in range(self._readers):
-            self._pool.put_nowait(await self._connect(_READER_CACHE_KIB))
+            self._pool.put_nowait(await self._connect(_READER_CACHE_KIB, _READER_BUSY_MS))
         self.counter = ChangeCounter(self.path.with_name(self.path.name + "-changes"))
         # A process killed between commit and bump leaves the counter behind: catch it up.
         self.counter.advance(await self.last_change_id())
@@ -106,9 +111,14 @@ class Connections:
             finally:
                 conn.close()
 
-    async def _connect(self, cache_kib: int) -> aiosqlite.Connection:
+    async def _connect(self, cache_kib: int, busy_ms: int) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in (*_PRAGMAS, f"PRAGMA cache_size = -{cache_kib}"):
+        pragmas = (
+            *_PRAGMAS,
+            f"PRAGMA cache_size = -{cache_kib}",
+            f"PRAGMA busy_timeout = {busy_ms}",
+        )
+        for pragma in pragmas:
             await conn.execute(pragma)
         self._all.append(conn)
         return conn

@@ -253,7 +253,10 @@ END;
 
 _STEP_6 = f"""
 DROP TABLE outbox;
+-- Indexes no query reads: feeds and statistics page through the links' `*_stats` indexes.
 DROP INDEX articles_by_modified;
+DROP INDEX article_rubrics_by_rubric;
+DROP INDEX article_tags_by_tag;
 ALTER TABLE articles ADD COLUMN rubrics TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE articles ADD COLUMN tag_ids TEXT NOT NULL DEFAULT '[]';
 UPDATE articles SET

@@ -12,7 +12,7 @@ from feeds.model import Directory, FeedGroup, FeedRef
 from feeds.offload import off_loop
 from feeds.opml import MEDIA_TYPE as OPML_TYPE
 from feeds.opml import render_opml
-from sitemap.partition import month_layout
+from sitemap.partition import stat_layout
 from syndication.model import ALL_NEWS, Scope, ScopeKind
 from syndication.rendering import RenderContext, Rendered
 from syndication.urls import (
@@ -113,8 +113,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
         ]
         for m in reversed(months):
             # A month past the limits is split into parts (-2, -3…): the sitemaps' own layout.
-            layout = await month_layout(ctx, m.month)
-            parts = layout.parts if layout is not None else 1
+            parts = stat_layout(settings, m).parts
             for part in range(1, parts + 1):
                 suffix = f", часть {part}" if parts > 1 else ""
                 sitemaps.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ _COLUMNS = (
 _RUBRIC_COLUMNS = "slug, title, description, url, parent, position"
 # Tags never change once created: this process keeps the ones it has read (bounded).
 _TAG_CACHE_LIMIT = 100_000
+# Fewer rows than this are turned into articles on the event loop: the thread hop costs more.
+_INLINE_ROWS = 64
 
 
 class FeedQueries:
@@ -55,33 +58,22 @@ class FeedQueries:
 
     async def _hydrate(self, rows: Sequence[Row]) -> list[Article]:
         placements = [(orjson.loads(r[14]), orjson.loads(r[15])) for r in rows]
-        unknown = {i for _, tag_ids in placements for i in tag_ids} - self._tags_by_id.keys()
-        if unknown:
+        needed = {i for _, tag_ids in placements for i in tag_ids}
+        # A map of its own for this read: another read may clear the shared one meanwhile.
+        tags = {i: tag for i in needed if (tag := self._tags_by_id.get(i)) is not None}
+        if len(tags) < len(needed):
+            rows_of_tags = await self.db.fetchall(
+                "SELECT id, slug, name, kind FROM tags WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(sorted(needed - tags.keys())).decode(),),
+            )
             if len(self._tags_by_id) > _TAG_CACHE_LIMIT:
                 self._tags_by_id.clear()
-            for tag_id, slug, name, kind in await self.db.fetchall(
-                "SELECT id, slug, name, kind FROM tags WHERE id IN (SELECT value FROM json_each(?))",
-                (orjson.dumps(sorted(unknown)).decode(),),
-            ):
-                self._tags_by_id[tag_id] = Tag(slug=slug, name=name, kind=TagKind(kind))
-        return [
-            Article(
-                id=r[0],
-                title=r[1],
-                url=r[2],
-                summary=r[3],
-                content_html=r[4],
-                published_at=from_epoch(r[5]),
-                updated_at=from_epoch(r[6]) if r[6] is not None else None,
-                author=r[7],
-                image=Image(url=r[8], type=r[9], length=r[10], caption=r[11]) if r[8] else None,
-                status=Status(r[12]),
-                modified_at=from_epoch(r[13]),
-                rubrics=tuple(rubrics),
-                tags=tuple(self._tags_by_id[i] for i in tag_ids),
-            )
-            for r, (rubrics, tag_ids) in zip(rows, placements, strict=True)
-        ]
+            for tag_id, slug, name, kind in rows_of_tags:
+                tags[tag_id] = self._tags_by_id[tag_id] = Tag(slug, name, TagKind(kind))
+        if len(rows) < _INLINE_ROWS:
+            return _articles_of(rows, placements, tags)
+        # Building 500 articles (datetimes, dataclasses) is ~15 ms of Python: not on the loop.
+        return await asyncio.to_thread(_articles_of, rows, placements, tags)
 
     async def get_rubric(self, slug: str) -> Rubric | None:
         row = await self.db.fetchone(
@@ -136,3 +128,26 @@ def articles_sql(scope: Scope, now: datetime, zone: ZoneInfo) -> tuple[str, list
         " AND a.published_at >= ? AND a.published_at < ?",
         [*params, to_epoch(start), to_epoch(end)],
     )
+
+
+def _articles_of(
+    rows: Sequence[Row], placements: list[tuple[list[str], list[int]]], tags: dict[int, Tag]
+) -> list[Article]:
+    return [
+        Article(
+            id=r[0],
+            title=r[1],
+            url=r[2],
+            summary=r[3],
+            content_html=r[4],
+            published_at=from_epoch(r[5]),
+            updated_at=from_epoch(r[6]) if r[6] is not None else None,
+            author=r[7],
+            image=Image(url=r[8], type=r[9], length=r[10], caption=r[11]) if r[8] else None,
+            status=Status(r[12]),
+            modified_at=from_epoch(r[13]),
+            rubrics=tuple(rubrics),
+            tags=tuple(tags[i] for i in tag_ids),
+        )
+        for r, (rubrics, tag_ids) in zip(rows, placements, strict=True)
+    ]

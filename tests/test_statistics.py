@@ -293,3 +293,33 @@ async def test_a_held_reader_delays_neither_short_reads_nor_the_change_log(
             # All three busy: the change log has a connection of its own.
             assert [c.key for c in await store.changes_since(0)][:1] == ["x"]
             assert await store.last_change_id() >= 1
+
+
+@pytest.mark.anyio
+async def test_a_store_opened_in_another_zone_recounts_its_months(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Months are the site zone's: 22:30 UTC on 30 November is already December in Moscow."""
+    from zoneinfo import ZoneInfo
+
+    path = tmp_path / "zones.db"
+    moscow = SQLiteStore(path, settings.zone)
+    await moscow.open()
+    try:
+        await moscow.put_articles(
+            [validate_article({"id": "edge", "title": "T",
+                               "published_at": "2025-11-30T22:30:00+00:00"}, settings)]
+        )  # fmt: skip
+        assert [m.month for m in await moscow.months(now=NOW)] == ["2025-12"]
+    finally:
+        await moscow.close()
+    utc = SQLiteStore(path, ZoneInfo("UTC"))
+    await utc.open()
+    try:
+        assert [m.month for m in await utc.months(now=NOW)] == ["2025-11"]
+        assert await utc.aggregate(Scope(ScopeKind.MONTH, "2025-11"), now=NOW) == (
+            1,
+            datetime(2025, 11, 30, 22, 30, tzinfo=UTC),
+        )
+    finally:
+        await utc.close()

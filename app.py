@@ -19,7 +19,7 @@ from syndication.cache import DocumentCache
 from syndication.config import Settings
 from syndication.documents import Document, resolve
 from syndication.logs import configure as configure_logging
-from syndication.memory import limit_malloc_arenas
+from syndication.memory import freeze_startup_objects, limit_malloc_arenas
 from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
 from syndication.notify import Notifier, notify_routes
 from syndication.parallel import close_shared_validator
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await store.open()
         log.info("store open: %s", settings.db)
         await notifier.start()
+        freeze_startup_objects()
         try:
             yield
         finally:

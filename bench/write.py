@@ -45,6 +45,7 @@ from syndication.cache import compress
 from syndication.config import Settings
 from syndication.documents import resolve
 from syndication.ingest import validate_article
+from syndication.memory import freeze_startup_objects
 from syndication.model import ArticleIn
 from syndication.rendering import RenderContext
 from syndication.store import SQLiteStore
@@ -115,7 +116,9 @@ async def renders(store: SQLiteStore, settings: Settings, stop: asyncio.Event) -
 
 
 async def in_process(db: Path, settings: Settings, writes: int, rounds: int) -> None:
-    sys.setswitchinterval(SWITCH_INTERVAL)  # as every worker of the service does (app.py)
+    # As every worker of the service does (app.py).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    freeze_startup_objects()
     store = SQLiteStore(db, settings.zone)
     await store.open()
     conn = sqlite3.connect(db, isolation_level=None)

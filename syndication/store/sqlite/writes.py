@@ -194,6 +194,7 @@ class Writes:
 
     async def put_rubric(self, rubric: Rubric) -> tuple[bool, int]:
         async def work(tx: Transaction) -> bool:
+            await tx.begin()  # the "before" state must be read inside the transaction
             if rubric.parent is not None:
                 await self._ensure_rubrics(tx, {rubric.parent}, _Known())
             old = await tx.fetchall(

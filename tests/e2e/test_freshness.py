@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -154,32 +155,49 @@ def test_no_stale_read_across_two_workers(tmp_path: Path) -> None:
     server = start_server(tmp_path, workers=2)
     try:
         _seed(server)
-        # No keep-alive: every request may land on either worker.
-        # No keep-alive: every request may land on either worker.
-        transport = httpx.HTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         stale: list[str] = []
         workers: set[str] = set()
-        with httpx.Client(base_url=server.base_url, transport=transport, timeout=30,
-                          headers={"Authorization": f"Bearer {TOKEN}"}) as c:  # fmt: skip
-            for i in range(500):
-                title = f"Заголовок номер {i}"
-                updated = NOW - timedelta(hours=1) + timedelta(seconds=i)
-                r = c.put(
-                    "/api/articles/a1",
-                    json=payload("a1", title=title, updated_at=updated.isoformat()),
-                )
-                assert r.status_code == 200
-                if title not in c.get("/feeds/rubric/glavnoe.rss").text:
-                    stale.append(f"feed {i}")
-                lastmod = updated.astimezone(Settings().zone).isoformat()
-                if lastmod not in c.get(f"/sitemaps/articles-{THIS_MONTH}.xml").text:
-                    stale.append(f"sitemap {i}")
-                if i % 10 == 0:
-                    workers.update(
-                        re.findall(r'syndication_worker\{pid="(\d+)"', c.get("/metrics").text)
+
+        def cycles(article_id: str, rounds: int) -> None:
+            # No keep-alive: every request may land on either worker. Two of these run at once,
+            # so that while one worker is busy the shared socket hands connections to the other.
+            transport = httpx.HTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+            with httpx.Client(base_url=server.base_url, transport=transport, timeout=30,
+                              headers={"Authorization": f"Bearer {TOKEN}"}) as c:  # fmt: skip
+                for i in range(rounds):
+                    title = f"Заголовок {article_id} номер {i}"
+                    updated = NOW - timedelta(hours=1) + timedelta(seconds=i)
+                    r = c.put(
+                        f"/api/articles/{article_id}",
+                        json=payload(article_id, title=title, updated_at=updated.isoformat()),
                     )
+                    if r.status_code not in (200, 201):
+                        stale.append(f"{article_id} PUT {i}: {r.status_code}")
+                        continue
+                    if title not in c.get("/feeds/rubric/glavnoe.rss").text:
+                        stale.append(f"{article_id} feed {i}")
+                    lastmod = updated.astimezone(Settings().zone).isoformat()
+                    if lastmod not in c.get(f"/sitemaps/articles-{THIS_MONTH}.xml").text:
+                        stale.append(f"{article_id} sitemap {i}")
+                    if i % 5 == 0:
+                        workers.update(
+                            re.findall(r'syndication_worker\{pid="(\d+)"', c.get("/metrics").text)
+                        )
+
+        def run(article_id: str) -> None:
+            try:
+                cycles(article_id, 250)
+            except Exception as exc:  # a thread's exception would not fail the test by itself
+                stale.append(f"{article_id}: {exc!r}")
+
+        threads = [threading.Thread(target=run, args=(a,)) for a in ("a1", "a2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         assert stale == []
         assert len(workers) == 2  # both workers answered
+        assert b"Traceback" not in server.log.read_bytes()
     finally:
         server.stop()
 

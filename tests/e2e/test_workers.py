@@ -148,24 +148,38 @@ def test_a_put_on_another_worker_is_not_held_up_by_a_bulk(tmp_path: Path) -> Non
             started = _wait_for_log(server, rb"\[(\d+)\] INFO syndication.api: bulk: validating")
             bulk_pid = int(started[0][1])
             validated = rb"\[\d+\] INFO syndication.api: bulk: validated"
-            # PUTs on new connections until one lands on the other worker while the bulk is
-            # still validating; each is checked against the log after its answer, so "before the
-            # bulk finished validating" is a fact, not a guess.
+            # PUTs on new connections, four at a time (so that the shared socket hands some to the
+            # other worker), until one lands on the other worker while the bulk is still
+            # validating; each is checked against the log after its answer, so "before the bulk
+            # finished validating" is a fact, not a guess.
             puts: list[tuple[int, int, bool]] = []  # (status, worker pid, bulk still validating)
-            while sender.is_alive():
-                n = len(puts)
-                answer = httpx.put(
+
+            def put(n: int, statuses: dict[int, int]) -> None:
+                statuses[n] = httpx.put(
                     f"{server.base_url}/api/articles/put-{n}",
                     json=ARTICLE,
                     headers={"Authorization": f"Bearer {TOKEN}"},
                     timeout=60,
-                )
+                ).status_code
+
+            while sender.is_alive():
+                first = len(puts)
+                statuses: dict[int, int] = {}
+                batch = [
+                    threading.Thread(target=put, args=(n, statuses))
+                    for n in range(first, first + 4)
+                ]
+                for t in batch:
+                    t.start()
+                for t in batch:
+                    t.join()
                 validating = not re.search(validated, server.log.read_bytes())
-                line = _wait_for_log(
-                    server, rb"\[(\d+)\] INFO syndication.api: created article put-%d " % n
-                )
-                puts.append((answer.status_code, int(line[0][1]), validating))
-                if validating and int(line[0][1]) != bulk_pid:
+                for n in range(first, first + 4):
+                    line = _wait_for_log(
+                        server, rb"\[(\d+)\] INFO syndication.api: created article put-%d " % n
+                    )
+                    puts.append((statuses.get(n, 0), int(line[0][1]), validating))
+                if any(validating and pid != bulk_pid for _, pid, _ in puts[first:]):
                     break
         finally:
             sender.join()

@@ -40,6 +40,27 @@ def _ndjson(count: int, prefix: str, body_bytes: int = 1500) -> bytes:
     return b"\n".join(lines)
 
 
+def _puts_at_once(server: Server, ids: list[str]) -> dict[str, int]:
+    """PUT an article under each id at the same time, each on a new connection: the shared
+    listening socket then hands some of them to each worker. Status by id."""
+    statuses: dict[str, int] = {}
+
+    def put(article_id: str) -> None:
+        statuses[article_id] = httpx.put(
+            f"{server.base_url}/api/articles/{article_id}",
+            json=ARTICLE,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=300,
+        ).status_code
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
 def _wait_for_log(server: Server, pattern: bytes, count: int = 1) -> list[re.Match[bytes]]:
     """The first `count` matches of `pattern` in the server's log, once there are that many."""
     regex = re.compile(pattern)
@@ -154,31 +175,15 @@ def test_a_put_on_another_worker_is_not_held_up_by_a_bulk(tmp_path: Path) -> Non
             # finished validating" is a fact, not a guess.
             puts: list[tuple[int, int, bool]] = []  # (status, worker pid, bulk still validating)
 
-            def put(n: int, statuses: dict[int, int]) -> None:
-                statuses[n] = httpx.put(
-                    f"{server.base_url}/api/articles/put-{n}",
-                    json=ARTICLE,
-                    headers={"Authorization": f"Bearer {TOKEN}"},
-                    timeout=60,
-                ).status_code
-
             while sender.is_alive():
                 first = len(puts)
-                statuses: dict[int, int] = {}
-                batch = [
-                    threading.Thread(target=put, args=(n, statuses))
-                    for n in range(first, first + 4)
-                ]
-                for t in batch:
-                    t.start()
-                for t in batch:
-                    t.join()
+                statuses = _puts_at_once(server, [f"put-{n}" for n in range(first, first + 4)])
                 validating = not re.search(validated, server.log.read_bytes())
                 for n in range(first, first + 4):
                     line = _wait_for_log(
                         server, rb"\[(\d+)\] INFO syndication.api: created article put-%d " % n
                     )
-                    puts.append((statuses.get(n, 0), int(line[0][1]), validating))
+                    puts.append((statuses.get(f"put-{n}", 0), int(line[0][1]), validating))
                 if any(validating and pid != bulk_pid for _, pid, _ in puts[first:]):
                     break
         finally:
@@ -331,21 +336,7 @@ def test_a_put_waits_out_a_100000_line_bulk_insert_and_answers(tmp_path: Path) -
             inserting = not re.search(
                 rb"syndication.api: bulk: \d+ created", server.log.read_bytes()
             )
-            answers: dict[int, int] = {}
-
-            def put(n: int) -> None:
-                answers[n] = httpx.put(
-                    f"{server.base_url}/api/articles/wait-{n}",
-                    json=ARTICLE,
-                    headers={"Authorization": f"Bearer {TOKEN}"},
-                    timeout=300,
-                ).status_code
-
-            putters = [threading.Thread(target=put, args=(n,)) for n in range(16)]
-            for t in putters:
-                t.start()
-            for t in putters:
-                t.join()
+            answers = _puts_at_once(server, [f"wait-{n}" for n in range(16)])
         finally:
             sender.join()
         log = server.log.read_bytes()
@@ -354,11 +345,11 @@ def test_a_put_waits_out_a_100000_line_bulk_insert_and_answers(tmp_path: Path) -
                 server,
                 rb"\[(\d+)\] INFO syndication.api: created article wait-%d \(change (\d+)\)" % n,
             )[0]
-            for n in answers
+            for n in range(16)
         }
         assert bulk[0].status_code == 200, bulk[0].text
         assert bulk[0].json()["created"] == lines
-        assert answers == dict.fromkeys(range(16), 201)
+        assert answers == {f"wait-{n}": 201 for n in range(16)}
         # The race was run: PUTs went out while the bulk was inserting, and the other worker
         # answered some of them (it had to wait for SQLite's write lock to do so).
         assert inserting

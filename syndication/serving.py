@@ -21,6 +21,10 @@ from syndication.rendering import BadParameter
 log = logging.getLogger("syndication.serving")
 
 CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=300"
+# A missing document may appear with the next write (a new tag's feed, the news sitemap): caches
+# must ask again every time rather than keep the 404 for minutes.
+NOT_FOUND_CACHE_CONTROL = b"no-cache"
+ALLOW = b"GET, HEAD"
 _VARY = (b"vary", b"Accept-Encoding")
 _SUFFIX = {"gzip": "-gz", "br": "-br"}
 _QUALITIES: dict[str, dict[str, float]] = {}
@@ -109,7 +113,7 @@ def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False)
     validators = [
         (b"etag", etag.encode()),
         (b"last-modified", entry.last_modified_http.encode()),
-        (b"cache-control", CACHE_CONTROL),
+        (b"cache-control", CACHE_CONTROL if entry.status == 200 else NOT_FOUND_CACHE_CONTROL),
         _VARY,
     ]
     headers = [
@@ -187,10 +191,10 @@ class DocumentServer:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            await self.fallback(scope, receive, send)  # 404/405 as Starlette answers them
-            return
         path, query = scope["path"], scope["query_string"]
+        if method not in ("GET", "HEAD"):
+            await self._other_method(scope, receive, send)
+            return
         key = (path, query)
         documents = self._documents
         if key in documents:
@@ -226,6 +230,26 @@ class DocumentServer:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         self.metrics.request(doc.kind, status)
+
+    async def _other_method(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A public document answers only GET and HEAD: 405 with Allow (RFC 9110 §15.5.6), and
+        OPTIONS says so with 204. Anything else (the API) is Starlette's."""
+        path = scope["path"]
+        try:
+            doc = None if path.startswith(_NOT_DOCUMENTS) else self.resolve(path, {})
+        except BadParameter:
+            doc = None
+        if doc is None:
+            await self.fallback(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            self.metrics.request(doc.kind, 204)
+            await send({"type": "http.response.start", "status": 204,
+                        "headers": [(b"allow", ALLOW)]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b""})
+            return
+        self.metrics.request(doc.kind, 405)
+        await _plain(send, 405, b"method not allowed: use GET or HEAD\n", [(b"allow", ALLOW)])
 
 
 # URLs whose resolution is remembered (a Document is well under 1 KB): a bound on per-URL state

@@ -34,6 +34,9 @@ def _render(feed: Feed) -> bytes:
             fe.content(item.content_html, type="html")
         if item.summary:
             fe.summary(item.summary)
+        elif not item.content_html:
+            # An entry with neither would be empty in most readers: its title, as RSS and JSON do.
+            fe.summary(item.title or item.url)
         if item.categories:
             # term is the slug, scheme the taxonomy (rubric or tag pages), label for people.
             fe.category([{"term": c.term, "scheme": c.scheme, "label": c.label}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from feeds.ext import EXTENSION, RssItemExtension
 from feeds.fgen import entry, generator, local
 from feeds.model import Feed
@@ -23,8 +25,9 @@ def _render(feed: Feed) -> bytes:
     zone = feed.zone
     for item in feed.items:
         fe = entry(fg, item, zone)
-        # Always a description, so that feedgen writes the content as content:encoded.
-        fe.description(item.summary or item.title or item.url)
+        # Always a description, so that feedgen writes the content as content:encoded. Readers
+        # take it as HTML, and the summary is plain text: escaped, or "<script>" would run.
+        fe.description(html.escape(item.summary or item.title or item.url, quote=False))
         if item.content_html:
             fe.content(item.content_html)
         if item.categories:

@@ -7,6 +7,8 @@ tree. The channel keeps feedgen's element order, so it reads like the RSS feed's
 
 from __future__ import annotations
 
+import html
+
 from lxml import etree
 
 from feeds.items import image_type
@@ -65,7 +67,8 @@ def _render(feed: Feed) -> bytes:
         text(el, "title", item.title or item.url)
         text(el, "link", item.url)
         if item.summary:
-            text(el, "description", item.summary)
+            # HTML to readers, plain text here: escaped so that markup in it is shown, not run.
+            text(el, "description", html.escape(item.summary, quote=False))
         SubElement(el, "guid", isPermaLink="false").text = item.id
         for c in item.categories:
             if c.kind == "rubric":  # Yandex reads <category> as the section: rubrics only

@@ -1,0 +1,65 @@
+"""Plain text never lands in an HTML-typed field unescaped, and no Atom entry is empty."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+from starlette.testclient import TestClient
+
+from app import create_app
+from syndication.config import Settings
+from tests.conftest import TOKEN
+
+LEAD = "Лид <script>alert(1)</script> & <b>жирный</b>"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings.load(environ={}, db=str(tmp_path / "s.db"), api_token=TOKEN)
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        lead = {"title": "С лидом", "published_at": "2025-12-01T10:00:00+03:00", "summary": LEAD}
+        bare = {"title": "Только заголовок", "published_at": "2025-12-01T11:00:00+03:00"}
+        assert c.put("/api/articles/lead", json=lead).status_code == 201
+        assert c.put("/api/articles/bare", json=bare).status_code == 201
+        yield c
+
+
+def _entry(parsed: feedparser.FeedParserDict, title: str) -> feedparser.FeedParserDict:
+    return next(e for e in parsed.entries if e.title == title)
+
+
+def test_a_lead_with_markup_is_text_to_rss_readers(client: TestClient) -> None:
+    # Sanitising off: what a reader that trusts the feed would render. RSS descriptions are HTML.
+    parsed = feedparser.parse(client.get("/feeds/all.rss").content, sanitize_html=False)
+    summary = _entry(parsed, "С лидом").summary_detail
+    assert summary.type == "text/html"
+    assert "<script" not in summary.value
+    assert "<b>" not in summary.value
+    assert "&lt;script&gt;alert(1)" in summary.value
+
+
+def test_a_lead_with_markup_is_text_to_atom_readers(client: TestClient) -> None:
+    # Atom says what its text is: the lead goes out as type="text", which no reader runs.
+    parsed = feedparser.parse(client.get("/feeds/all.atom").content, sanitize_html=False)
+    summary = _entry(parsed, "С лидом").summary_detail
+    assert summary.type == "text/plain"
+    assert summary.value == LEAD
+
+
+def test_the_yandex_description_is_escaped(client: TestClient) -> None:
+    root = etree.fromstring(client.get("/feeds/yandex.rss").content)
+    (description,) = root.xpath("//item[title='С лидом']/description/text()")
+    # The element's text is HTML source: markup in the lead shows as text, never as a tag.
+    assert "<script" not in description
+    assert "&lt;script&gt;" in description
+
+
+def test_an_atom_entry_without_content_or_summary_carries_its_title(client: TestClient) -> None:
+    root = etree.fromstring(client.get("/feeds/all.atom").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    (entry,) = root.xpath("//a:entry[a:title='Только заголовок']", namespaces=ns)
+    assert entry.xpath("string(a:summary)", namespaces=ns) == "Только заголовок"

@@ -44,6 +44,13 @@ async def build_index_page(ctx: RenderContext) -> Rendered:
     return Rendered(body, HTML_TYPE, last_modified=directory.updated)
 
 
+def name_order(name: str) -> tuple[str, str]:
+    """How a Russian reader expects names sorted: alphabetically by the name itself (ё with е),
+    not by the transliterated slug, which puts Здоровье before Жильё."""
+    folded = name.casefold()
+    return folded.replace("ё", "е"), folded
+
+
 def _urls(ctx: RenderContext, scope: Scope) -> tuple[tuple[str, str], ...]:
     return tuple((fmt, feed_url(ctx.settings, scope, fmt)) for fmt in FEED_FORMATS)
 
@@ -80,8 +87,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
                 _urls(ctx, Scope(ScopeKind.TAG, s.slug)),
                 s.count if full else None,
             )
-            for s in stats
-            if s.kind == kind
+            for s in sorted((s for s in stats if s.kind == kind), key=lambda s: name_order(s.title))
         )
         if tags:
             tag_groups.append(FeedGroup(label, feeds=tags))

@@ -1,4 +1,5 @@
-"""Plain text never lands in an HTML-typed field unescaped, and no Atom entry is empty."""
+"""What readers see: plain text never in an HTML-typed field unescaped, no empty Atom entry, tags
+listed by name."""
 
 from __future__ import annotations
 
@@ -63,3 +64,18 @@ def test_an_atom_entry_without_content_or_summary_carries_its_title(client: Test
     ns = {"a": "http://www.w3.org/2005/Atom"}
     (entry,) = root.xpath("//a:entry[a:title='Только заголовок']", namespaces=ns)
     assert entry.xpath("string(a:summary)", namespaces=ns) == "Только заголовок"
+
+
+def test_tags_are_listed_by_their_names(tmp_path: Path) -> None:
+    """Russian readers look for Жильё before Здоровье; the slugs (zhile, zdorove) sort the
+    other way."""
+    settings = Settings.load(environ={}, db=str(tmp_path / "t.db"), api_token=TOKEN)
+    names = ["Здоровье", "Ёлки", "Жильё", "Евпатория", "Агрокомплекс"]
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        article = {"title": "Т", "published_at": "2025-12-01T10:00:00+03:00", "tags": names}
+        assert c.put("/api/articles/t", json=article).status_code == 201
+        expected = ["Агрокомплекс", "Евпатория", "Ёлки", "Жильё", "Здоровье"]
+        for path in ("/", "/opml.xml"):
+            text = c.get(path).text
+            positions = [text.index(f">{n}<" if path == "/" else f'text="{n}"') for n in expected]
+            assert positions == sorted(positions), (path, positions)

@@ -123,7 +123,9 @@ async def _render(ctx: RenderContext, form: _Format, doc: _Page) -> Rendered:
         body = _write(form.render, ctx.settings, doc)
     else:
         body = await off_loop(_write, form.render, ctx.settings, doc)
-    return Rendered(body, form.media_type, last_modified=doc.updated)
+    hub = ctx.settings.websub_hub
+    links = ((hub, "hub"), (doc.self_url, "self")) if hub else ()
+    return Rendered(body, form.media_type, last_modified=doc.updated, links=links)
 
 
 def _write(render: Callable[[Feed], bytes], settings: Settings, doc: _Page) -> bytes:

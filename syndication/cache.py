@@ -152,6 +152,7 @@ class Entry:
     last_modified_http: str
     change_id: int  # every change up to this id was applied when the render started
     expires: float  # epoch seconds; +inf when only a write can change it
+    links: tuple[tuple[str, str], ...] = ()  # (url, rel), sent as Link headers
     # Prepared header lists and bodies per content coding, built on first use by serving.py.
     variants: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -413,6 +414,7 @@ class DocumentCache:
             last_modified_http=format_datetime(last_modified, usegmt=True),
             change_id=change_id,
             expires=self._expiry(rendered, now, horizon),
+            links=rendered.links,
         )
 
     def _last_modified(

@@ -24,6 +24,8 @@ class Rendered:
     # The document may change with no write at this instant (a scheduled article going live, an
     # article leaving the 48-hour news window); the cache treats it as stale from then on.
     expires: datetime | None = None
+    # RFC 8288 links sent as `Link` headers (WebSub discovery: the hub and the feed's self URL).
+    links: tuple[tuple[str, str], ...] = ()  # (url, rel)
 
 
 class DocumentNotFound(LookupError):

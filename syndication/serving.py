@@ -123,6 +123,10 @@ def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False)
     ]
     if coding is not None and not gzip_only:
         headers.append((b"content-encoding", coding.encode()))
+    if entry.links:
+        # WebSub §4: subscribers discover the hub and the topic URL from the HTTP headers too.
+        link = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in entry.links)
+        headers.append((b"link", link.encode()))
     ready = Representation(etag, body, headers, validators)
     entry.variants[name] = ready
     return ready

@@ -53,3 +53,32 @@ def test_a_missing_document_is_not_kept_by_caches(client: TestClient) -> None:
     art = {**ARTICLE, "tags": ["Футбол"]}
     assert client.put("/api/articles/a2", json=art).status_code == 201
     assert client.get("/feeds/tag/futbol.rss").status_code == 200
+
+
+def test_feeds_announce_their_hub_and_self_in_link_headers(tmp_path: Path) -> None:
+    """WebSub §4: discovery by HTTP headers as well as in the body, with the same self URL."""
+    import re
+
+    settings = Settings.load(environ={}, db=str(tmp_path / "h.db"), api_token=TOKEN,
+                             websub_hub="https://hub.example.org/")  # fmt: skip
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        assert (
+            c.put("/api/articles/a1", json={**ARTICLE, "rubrics": ["glavnoe"]}).status_code == 201
+        )
+        for path in ("/feeds/all.rss", "/feeds/all.atom?limit=10", "/feeds/rubric/glavnoe.json",
+                     "/feeds/archive/2025-12.atom", "/feeds/yandex.rss"):  # fmt: skip
+            r = c.get(path)
+            assert r.status_code == 200, path
+            links = dict(
+                (rel, url)
+                for url, rel in re.findall(r'<([^>]+)>; rel="([^"]+)"', r.headers["link"])
+            )
+            assert links["hub"] == "https://hub.example.org/"
+            assert links["self"].startswith(settings.public_url)
+            assert links["self"] in r.text  # the body names the same topic URL
+            assert c.head(path).headers["link"] == r.headers["link"]
+        assert "link" not in c.get("/sitemap.xml").headers
+
+
+def test_no_hub_no_link_header(client: TestClient) -> None:
+    assert "link" not in client.get("/feeds/all.rss").headers

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from syndication.model import Image, UrlRow
 from syndication.store.sqlite.connections import Connections, Row
-from syndication.store.sqlite.statistics import CUT_SQL, Statistics
-from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
+from syndication.store.sqlite.statistics import Statistics
+from syndication.timeutil import from_epoch, month_key, to_epoch
 
 _ROW = (
     "url, coalesce(updated_at, published_at), published_at, title, image_url, image_type,"
@@ -98,44 +98,20 @@ class SitemapQueries(Statistics):
     async def url_row_bound(
         self, start: datetime, end: datetime, *, now: datetime
     ) -> tuple[int, int]:
-        month = self._month_of(start, end)
-        if month is not None:
-            row = await self.db.fetchone(
-                "SELECT b.count, b.max_bytes, cut.month FROM (SELECT 1)"
-                " LEFT JOIN buckets b ON b.scope = '' AND b.month = ?"
-                f" LEFT JOIN ({CUT_SQL}) cut",
-                (month, to_epoch(now)),
-            )
-            assert row is not None
-            if row[2] is None or month < row[2]:
-                return (int(row[0]), int(row[1])) if row[0] else (0, 0)
-        row = await self.db.fetchone(
-            "SELECT count(*), max(sitemap_bytes) FROM articles INDEXED BY articles_by_date"
-            " WHERE status = 'published' AND published_at >= ? AND published_at < ?"
-            " AND published_at <= ?",
-            (to_epoch(start), to_epoch(end), to_epoch(now)),
-        )
-        if row is None or not row[0]:
-            return 0, 0
-        return int(row[0]), int(row[1] or 0)
+        stat = await self.range_stat(start, end, now=now)
+        return (stat.count, stat.bound) if stat.count else (0, 0)
 
     async def url_part_changes(
         self, start: datetime, end: datetime, *, now: datetime, size: int
     ) -> list[datetime]:
-        month = self._month_of(start, end)
-        stamp: tuple[int, int] | None = None
-        if month is not None:
-            row = await self.db.fetchone(
-                "SELECT version, count FROM buckets WHERE scope = '' AND month = ?", (month,)
-            )
-            cut = await self.cut(now)
-            if row is not None and (cut is None or month < cut.month):
-                # The version changes with every write that touches the month (schema step 6).
-                stamp = (int(row[0]), int(row[1]))
-                memo = self._part_memo.get((month, size))
-                if memo is not None and memo[0] == stamp:
-                    self._part_memo.move_to_end((month, size))
-                    return memo[1]
+        stat = await self.range_stat(start, end, now=now)
+        memo_key = (month_key(start, self.zone), size)
+        stamp = (stat.version, stat.count) if stat.version is not None else None
+        if stamp is not None:
+            memo = self._part_memo.get(memo_key)
+            if memo is not None and memo[0] == stamp:
+                self._part_memo.move_to_end(memo_key)
+                return memo[1]
         rows = await self.db.fetchall(
             "SELECT part, max(lc) FROM ("
             " SELECT (row_number() OVER (ORDER BY published_at, id) - 1) / ? AS part,"
@@ -146,16 +122,11 @@ class SitemapQueries(Statistics):
             (size, to_epoch(start), to_epoch(end), to_epoch(now)),
         )
         changes = [from_epoch(r[1]) for r in rows]
-        if month is not None and stamp is not None:
-            self._part_memo[(month, size)] = (stamp, changes)
+        if stamp is not None:
+            self._part_memo[memo_key] = (stamp, changes)
             while len(self._part_memo) > _PART_MEMO:
                 self._part_memo.popitem(last=False)
         return changes
-
-    def _month_of(self, start: datetime, end: datetime) -> str | None:
-        """The month whose exact bounds are [start, end), None for any other range."""
-        month = month_key(start, self.zone)
-        return month if month_bounds(month, self.zone) == (start, end) else None
 
     async def next_publication(self, *, after: datetime) -> datetime | None:
         rows = await self.db.log_fetchall(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from syndication.model import MonthStat, Scope, ScopeKind, TermStat
 from syndication.store.sqlite.connections import Connections
-from syndication.timeutil import from_epoch, month_bounds, to_epoch
+from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
 
 CUT_SQL = (
     "SELECT month, lo FROM calendar WHERE lo <= (SELECT min(published_at) FROM articles"
@@ -25,6 +25,19 @@ CUT_SQL = (
     " ORDER BY lo DESC LIMIT 1"
 )
 _NEWEST = "coalesce(a.updated_at, a.published_at)"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeStat:
+    """The visible articles of a date range: how many, the newest published/updated date, and the
+    largest escaped sitemap text of one of them (see `SitemapReader.url_row_bound`)."""
+
+    count: int
+    newest: int | None  # epoch seconds
+    bound: int
+    # The month bucket's version when the figures are the maintained ones: it changes with every
+    # write that touches the month, so what is derived from the month can be kept until it does.
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +60,7 @@ def scope_key_sql(scope: Scope) -> tuple[str, list[Any]]:
 def _recent_sql(scope: Scope) -> tuple[str, list[Any]]:
     """SELECT count, newest of the scope's published rows with lo <= published_at <= now;
     parameters lo and now follow the returned ones."""
-    if scope.kind in (ScopeKind.ALL, ScopeKind.MONTH):
+    if scope.kind is ScopeKind.ALL:
         return (
             f"SELECT count(*), max({_NEWEST}) FROM articles a INDEXED BY articles_by_date"
             " WHERE a.status = 'published' AND a.published_at >= ? AND a.published_at <= ?",
@@ -86,24 +99,9 @@ class Statistics:
         nothing is scheduled."""
         epoch = to_epoch(now)
         if scope.kind is ScopeKind.MONTH:
-            lo, hi = (to_epoch(b) for b in month_bounds(scope.key, self.zone))
-            row = await self.db.fetchone(
-                "SELECT b.count, b.last_change, cut.month FROM (SELECT 1)"
-                " LEFT JOIN buckets b ON b.scope = '' AND b.month = ?"
-                f" LEFT JOIN ({CUT_SQL}) cut",
-                (scope.key, epoch),
-            )
-            assert row is not None
-            if row[2] is None or scope.key < row[2]:
-                count, newest = row[0] or 0, row[1]
-            else:
-                sql, params = _recent_sql(scope)
-                exact = await self.db.fetchone(
-                    f"{sql} AND a.published_at < ?", [*params, lo, epoch, hi]
-                )
-                assert exact is not None
-                count, newest = exact[0], exact[1]
-            return int(count), from_epoch(newest) if count and newest is not None else None
+            stat = await self.range_stat(*month_bounds(scope.key, self.zone), now=now)
+            newest = stat.newest if stat.count else None
+            return stat.count, from_epoch(newest) if newest is not None else None
 
         key, key_params = scope_key_sql(scope)
         row = await self.db.fetchone(
@@ -126,6 +124,33 @@ class Statistics:
             count = int(exact[0]) + int(exact[2])
             newest = _newest(exact[1], exact[3])
         return int(count), from_epoch(newest) if count and newest is not None else None
+
+    async def range_stat(self, start: datetime, end: datetime, *, now: datetime) -> RangeStat:
+        """The visible articles with `start <= published_at < end`: the month's maintained bucket
+        when the range is exactly a month before the cut (one read, the cut included), otherwise
+        counted from the index range."""
+        epoch = to_epoch(now)
+        month = month_key(start, self.zone)
+        if month_bounds(month, self.zone) == (start, end):
+            row = await self.db.fetchone(
+                "SELECT b.count, b.last_change, b.max_bytes, b.version, cut.month"
+                " FROM (SELECT 1) LEFT JOIN buckets b ON b.scope = '' AND b.month = ?"
+                f" LEFT JOIN ({CUT_SQL}) cut",
+                (month, epoch),
+            )
+            assert row is not None
+            if row[4] is None or month < row[4]:
+                if row[0] is None:
+                    return RangeStat(0, None, 0)
+                return RangeStat(int(row[0]), row[1], int(row[2]), int(row[3]))
+        row = await self.db.fetchone(
+            f"SELECT count(*), max({_NEWEST}), max(a.sitemap_bytes)"
+            " FROM articles a INDEXED BY articles_by_date WHERE a.status = 'published'"
+            " AND a.published_at >= ? AND a.published_at < ? AND a.published_at <= ?",
+            (to_epoch(start), to_epoch(end), epoch),
+        )
+        assert row is not None
+        return RangeStat(int(row[0]), row[1], int(row[2] or 0))
 
     async def count(self, scope: Scope, *, now: datetime) -> int:
         return (await self.aggregate(scope, now=now))[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from syndication.model import Article, Image, Rubric, Scope, ScopeKind, Status, Tag, TagKind
-from syndication.store.sqlite.connections import Connections, Row
+from syndication.store.sqlite.connections import Connections, Row, build_objects, to_json
 from syndication.timeutil import from_epoch, month_bounds, to_epoch
 
 _COLUMNS = (
@@ -21,8 +20,6 @@ _COLUMNS = (
 _RUBRIC_COLUMNS = "slug, title, description, url, parent, position"
 # Tags never change once created: this process keeps the ones it has read (bounded).
 _TAG_CACHE_LIMIT = 100_000
-# Fewer rows than this are turned into articles on the event loop: the thread hop costs more.
-_INLINE_ROWS = 64
 
 
 class FeedQueries:
@@ -64,16 +61,13 @@ class FeedQueries:
         if len(tags) < len(needed):
             rows_of_tags = await self.db.fetchall(
                 "SELECT id, slug, name, kind FROM tags WHERE id IN (SELECT value FROM json_each(?))",
-                (orjson.dumps(sorted(needed - tags.keys())).decode(),),
+                (to_json(sorted(needed - tags.keys())),),
             )
             if len(self._tags_by_id) > _TAG_CACHE_LIMIT:
                 self._tags_by_id.clear()
             for tag_id, slug, name, kind in rows_of_tags:
                 tags[tag_id] = self._tags_by_id[tag_id] = Tag(slug, name, TagKind(kind))
-        if len(rows) < _INLINE_ROWS:
-            return _articles_of(rows, placements, tags)
-        # Building 500 articles (datetimes, dataclasses) is ~15 ms of Python: not on the loop.
-        return await asyncio.to_thread(_articles_of, rows, placements, tags)
+        return await build_objects(len(rows), lambda: _articles_of(rows, placements, tags))
 
     async def get_rubric(self, slug: str) -> Rubric | None:
         row = await self.db.fetchone(

@@ -3,7 +3,6 @@ month splits into parts (its count and largest row, the newest change of each pa
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -12,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syndication.model import Image, UrlRow
-from syndication.store.sqlite.connections import Connections, Row
+from syndication.store.sqlite.connections import Connections, Row, build_objects
 from syndication.store.sqlite.statistics import Statistics
 from syndication.timeutil import from_epoch, month_key, to_epoch
 
@@ -137,10 +136,7 @@ class SitemapQueries(Statistics):
 
 
 async def _url_rows(rows: list[Row]) -> list[UrlRow]:
-    if len(rows) < 64:
-        return [_url_row(r) for r in rows]
-    # A batch of 5,000 rows is ~15 ms of datetimes and dataclasses: off the event loop.
-    return await asyncio.to_thread(lambda: [_url_row(r) for r in rows])
+    return await build_objects(len(rows), lambda: [_url_row(r) for r in rows])
 
 
 def _url_row(r: Sequence[Any]) -> UrlRow:

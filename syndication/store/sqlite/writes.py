@@ -8,12 +8,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from syndication.model import ArticleIn, Rubric, TagRef, WriteResult
 from syndication.slugs import slugify, with_suffix
 from syndication.store.base import StoreError
-from syndication.store.sqlite.connections import Connections, Transaction
+from syndication.store.sqlite.connections import Connections, Transaction, to_json
 from syndication.timeutil import month_bounds, month_key, to_epoch
 
 _COLUMNS = (
@@ -58,10 +56,6 @@ async def _as_async(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
     else:
         for item in items:
             yield item
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class _Known:
@@ -128,7 +122,7 @@ class Writes:
         if missing:
             for name, tag_id in await tx.fetchall(
                 "SELECT name, id FROM tags WHERE name IN (SELECT value FROM json_each(?))",
-                (_json(missing),),
+                (to_json(missing),),
             ):
                 ids[name] = self._known.tags[name] = tag_id
             missing = [name for name in missing if name not in ids]
@@ -143,7 +137,7 @@ class Writes:
                 "INSERT INTO tags (slug, name, kind) SELECT json_extract(value, '$[0]'),"
                 " json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)"
                 " WHERE true ON CONFLICT DO NOTHING RETURNING id, name",
-                (_json(candidates),),
+                (to_json(candidates),),
             ):
                 ids[name] = learned.tags[name] = tag_id
             missing = [name for name in missing if name not in ids]
@@ -165,7 +159,7 @@ class Writes:
             "INSERT INTO calendar (lo, hi, month) SELECT json_extract(value, '$[0]'),"
             " json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)"
             " WHERE true ON CONFLICT DO NOTHING",
-            (_json(rows),),
+            (to_json(rows),),
         )
         learned.months.update(new)
 
@@ -178,7 +172,7 @@ class Writes:
         await tx.fetchall(
             "INSERT INTO rubrics (slug, title, position) SELECT value, value, 1000"
             " FROM json_each(?) WHERE true ON CONFLICT (slug) DO NOTHING",
-            (_json(new),),
+            (to_json(new),),
         )
         learned.rubrics.update(new)
 
@@ -216,7 +210,7 @@ class Writes:
                     int(time.time()),
                     rubric.slug,
                     old[0][0] if old else None,
-                    _json(_rubric_state(rubric)),
+                    to_json(_rubric_state(rubric)),
                 ),
             )
             return not old
@@ -245,8 +239,8 @@ def _row(a: ArticleIn, tag_ids: dict[str, int], now: int) -> tuple[Any, ...]:
         now,
         a.raw,
         escaped_size(a.url, image.url if image else "", (image.caption or "") if image else ""),
-        _json(list(dict.fromkeys(a.rubrics))),
-        _json(list(dict.fromkeys(tag_ids[t.name] for t in a.tags))),
+        to_json(list(dict.fromkeys(a.rubrics))),
+        to_json(list(dict.fromkeys(tag_ids[t.name] for t in a.tags))),
     )
 
 

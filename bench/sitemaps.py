@@ -130,7 +130,7 @@ async def render_everything(ctx: RenderContext) -> tuple[int, int]:
     """(files, bytes) of the index and every child, through the real builders."""
     index = await build_index(ctx)
     files, total = 1, len(index.body)
-    entries, _ = await children(ctx)
+    entries, _, _ = await children(ctx)
     for path, _lastmod in entries:
         name = path.removeprefix("/sitemaps/").removesuffix(".xml")
         if name.startswith("articles-"):

@@ -22,7 +22,7 @@ from feeds.paging import last_page, page_url, paging_links
 from syndication.config import Settings
 from syndication.model import ALL_NEWS, Article, Rubric, Scope, ScopeKind
 from syndication.rendering import BadParameter, DocumentNotFound, RenderContext, Rendered
-from syndication.timeutil import month_key, parse_month
+from syndication.timeutil import month_bounds, month_key, parse_month
 from syndication.urls import YANDEX_PATH, feed_url, month_page, rubric_page, tag_page
 
 GENERATOR = "syndication"
@@ -74,6 +74,8 @@ class _Page:
     archive: bool = False
     ttl: int = LIVE_TTL
     next_url: str | None = None
+    # Last-Modified when it is not `updated` (see syndication.rendering.Rendered.last_modified)
+    modified: datetime | None = None
 
 
 async def build_feed(
@@ -125,7 +127,11 @@ async def _render(ctx: RenderContext, form: _Format, doc: _Page) -> Rendered:
         body = await off_loop(_write, form.render, ctx.settings, doc)
     hub = ctx.settings.websub_hub
     links = ((hub, "hub"), (doc.self_url, "self")) if hub else ()
-    return Rendered(body, form.media_type, last_modified=doc.updated, links=links)
+    # Each item shows its rubrics' titles as categories: an edit of one changes these bytes.
+    shown = frozenset(f"rubric-meta:{slug}" for a in doc.articles for slug in a.rubrics)
+    return Rendered(
+        body, form.media_type, last_modified=doc.modified or doc.updated, links=links, deps=shown
+    )
 
 
 def _write(render: Callable[[Feed], bytes], settings: Settings, doc: _Page) -> bytes:
@@ -217,6 +223,11 @@ async def _archive_page(
     articles = await store.articles(scope, now=now, limit=limit, offset=offset)
     # The month still running can change with every write, so it is no archive yet.
     closed = scope.key != month_key(now, settings.zone)
+    # Any page shifts when an article of the month comes or goes, and the month closing (an
+    # instant with no write) marks every page archived.
+    modified = [months[index].last_change]
+    if closed:
+        modified.append(month_bounds(scope.key, settings.zone)[1])
     title = month_title(scope.key)
     part = f", часть {page}" if pages > 1 else ""
     return _Page(
@@ -235,6 +246,7 @@ async def _archive_page(
         ttl=ARCHIVE_TTL if closed else LIVE_TTL,
         # JSON Feed readers page with next_url alone: from the month's URL, through its pages.
         next_url=archive.page_url(settings, scope.key, page + 1, fmt) if page < pages else None,
+        modified=max(modified),
     )
 
 

@@ -35,7 +35,10 @@ _AUTODISCOVERY = {
 
 async def build_opml(ctx: RenderContext) -> Rendered:
     directory = await _directory(ctx, full=False)
-    return Rendered(await off_loop(render_opml, directory), OPML_TYPE)
+    # A scheduled article going live may bring its tag's first feed: the newest visible date.
+    return Rendered(
+        await off_loop(render_opml, directory), OPML_TYPE, last_modified=directory.updated
+    )
 
 
 async def build_index_page(ctx: RenderContext) -> Rendered:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sitemap.markup import MEDIA_TYPE, NEWS_NS, SITEMAP_NS, document, q, text_element, w3c
 from syndication.config import Settings
-from syndication.model import UrlRow
+from syndication.model import ALL_NEWS, UrlRow
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.timeutil import from_epoch
 
@@ -25,10 +25,16 @@ NSMAP: dict[str | None, str] = {None: SITEMAP_NS, "news": NEWS_NS}
 class NewsWindow:
     rows: list[UrlRow]  # newest first
     expires: datetime | None  # when the set changes with no write
+    left: datetime | None = None  # when the last article to leave the window left it
 
     @property
     def last_change(self) -> datetime | None:
         return max((r.last_change for r in self.rows), default=None)
+
+    @property
+    def modified(self) -> datetime | None:
+        """When the set last changed: its newest change, or an article leaving the window."""
+        return max((d for d in (self.last_change, self.left) if d is not None), default=None)
 
 
 async def news_window(ctx: RenderContext) -> NewsWindow:
@@ -48,7 +54,9 @@ async def news_window(ctx: RenderContext) -> NewsWindow:
     upcoming = await ctx.store.next_publication(after=ctx.now)
     if upcoming is not None:
         ends.append(upcoming)
-    return NewsWindow(rows, min(ends, default=None))
+    gone = await ctx.store.articles(ALL_NEWS, now=since - timedelta(seconds=1), limit=1)
+    left = gone[0].published_at + WINDOW if gone else None
+    return NewsWindow(rows, min(ends, default=None), left)
 
 
 async def build_news(ctx: RenderContext) -> Rendered:
@@ -59,7 +67,7 @@ async def build_news(ctx: RenderContext) -> Rendered:
     return Rendered(
         body=body,
         media_type=MEDIA_TYPE,
-        last_modified=window.last_change,
+        last_modified=window.modified,
         expires=window.expires,
     )
 

@@ -25,13 +25,13 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, Generic, TypeVar
 
 import brotli
 
-from syndication.config import Settings
+from syndication.config import Settings, settings_digest
 from syndication.documents import Document, all_tags
 from syndication.memory import release_freed_memory
 from syndication.metrics import Metrics
@@ -168,10 +168,8 @@ def entry_cost(key: str, entry: Entry) -> int:
 
 @dataclass(slots=True)
 class _KeyRecord:
-    """What a URL keeps across renders: the validators clients were given, and a render count."""
+    """What a URL keeps across renders: how often it was rendered (tests, benchmarks)."""
 
-    etag: str
-    stamp: datetime
     renders: int = 0
 
 
@@ -216,6 +214,7 @@ class DocumentCache:
         self._next_publication = float("inf")
         self._horizon_for = -1
         self._horizon_read = _OneAtATime(self._read_horizon)
+        self._settings_at: datetime | None = None  # read at the first render
         metrics.cache_bytes.set_function(self.cached_bytes)
         # Evicted bodies go back to malloc, which keeps the pages; now and then it is told to
         # hand them to the OS, or the worker's RSS would not follow the bound.
@@ -280,16 +279,16 @@ class DocumentCache:
                 entry = table.pop(key)
                 assert entry is not None
                 self.metrics.invalidated(entry.kind, 1)
-                # A re-render follows: its Last-Modified must not go back behind this one's.
-                self._remember(entry)
         # Renders already under way started before the change: new requests must not join them.
         for key in [k for k, f in self._inflight.items() if stale(f.deps)]:
             del self._inflight[key]
 
-    def _remember(self, entry: Entry) -> None:
-        record = self._keys.get(entry.key)
+    def _count_render(self, key: str) -> None:
+        record = self._keys.get(key)
         if record is None:
-            self._keys.put(entry.key, _KeyRecord(entry.etag, entry.last_modified))
+            record = _KeyRecord()
+            self._keys.put(key, record)
+        record.renders += 1
 
     def _changed_since(self, change_id: int, deps: frozenset[str]) -> bool:
         if change_id >= self._synced:
@@ -381,13 +380,20 @@ class DocumentCache:
             rendered = Rendered(f"{exc or 'not found'}\n".encode(), "text/plain; charset=utf-8")
             status = 404
         body = rendered.body
+        deps = doc.deps | rendered.deps
         gz, br, etag = await encode(body)
         self.metrics.rendered(doc.kind, time.perf_counter() - started)
-        last_modified = self._last_modified(doc.key, etag, rendered.last_modified, now)
+        self._count_render(doc.key)
+        last_modified, capped = await self._last_modified(deps, rendered.last_modified, now)
+        expires = self._expiry(rendered, now, horizon)
+        if capped:
+            # Capped at now, in the second of a change: from the next second on, the same bytes
+            # have the change's stamp plus one second, as every other worker renders them.
+            expires = min(expires, int(now) + 1)
         return Entry(
             key=doc.key,
             kind=doc.kind,
-            deps=doc.deps,
+            deps=deps,
             status=status,
             media_type=rendered.media_type,
             body=body,
@@ -397,27 +403,30 @@ class DocumentCache:
             last_modified=last_modified,
             last_modified_http=format_datetime(last_modified, usegmt=True),
             change_id=change_id,
-            expires=self._expiry(rendered, now, horizon),
+            expires=expires,
             links=rendered.links,
         )
 
-    def _last_modified(
-        self, key: str, etag: str, content_date: datetime | None, now: float
-    ) -> datetime:
-        """The content's own date, but never earlier than what clients were told for other
-        bytes (a deleted newest article would otherwise move it back and break
-        If-Modified-Since)."""
-        stamp = (content_date or datetime.fromtimestamp(now, UTC)).replace(microsecond=0)
-        record = self._keys.get(key)
-        if record is None:
-            record = _KeyRecord(etag, stamp)
-            self._keys.put(key, record)
-        elif record.etag != etag and stamp <= record.stamp:
-            stamp = datetime.fromtimestamp(now, UTC).replace(microsecond=0)
-            stamp = max(stamp, record.stamp)
-        record.etag, record.stamp = etag, stamp
-        record.renders += 1
-        return stamp
+    async def _last_modified(
+        self, deps: frozenset[str], content_date: datetime | None, now: float
+    ) -> tuple[datetime, bool]:
+        """Derived from the store alone, so every worker and every restart agree: the newest of
+        the document's content date (which covers scheduled articles going live), the last
+        change that raised any of its tags and the settings' taking effect, never later than
+        now. A change is stamped in whole seconds: one second is added, so that the stamp is
+        later than any response sent before the change (a response of the change's own second
+        is capped at now, and `serving` answers If-Modified-Since of the current second in
+        full). Also whether it was capped at now."""
+        if self._settings_at is None:
+            self._settings_at = await self.store.settings_stamp(settings_digest(self.settings))
+        stamp = await self.store.dependency_stamp(deps) if deps else None
+        candidates = [self._settings_at]
+        if stamp is not None:
+            candidates.append(stamp + timedelta(seconds=1))
+        if content_date is not None:
+            candidates.append(content_date.replace(microsecond=0))
+        newest, cap = max(candidates), datetime.fromtimestamp(int(now), UTC)
+        return (cap, True) if newest > cap else (newest, False)
 
     def _expiry(self, rendered: Rendered, now: float, horizon: float) -> float:
         # A month boundary changes which archive is current; a scheduled article going live

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,3 +154,24 @@ def _convert(key: str, value: Any, default: Any) -> Any:
     if value is None or value == "":
         return None if default is None else ""
     return str(value)
+
+
+# Settings that change no document's bytes: where the store is, secrets, limits of one process
+# and how pushes are delivered.
+_NOT_RENDERED = frozenset({"db", "api_token", "indexnow_key", "cache_max_bytes"})
+
+
+def settings_digest(settings: Settings) -> str:
+    """A digest of everything that shapes the documents' bytes: the settings they show and the
+    service's version. When it changes, every document's Last-Modified moves to that moment."""
+    try:
+        release = version("syndication")
+    except PackageNotFoundError:  # a source tree that was never installed
+        release = "0"
+    shown = {
+        f.name: getattr(settings, f.name)
+        for f in fields(settings)
+        if f.name not in _NOT_RENDERED and not f.name.startswith("notify_")
+    }
+    text = repr(sorted(shown.items())) + release
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

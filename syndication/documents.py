@@ -2,34 +2,23 @@
 and how to build it. The cache, invalidation, metrics labels and (later) the static mirror's
 file names all derive from the key.
 
-Dependency tags a document may carry, and the changes that raise them (see `change_tags`):
-  all            any visible article changed (all-news feeds, Yandex, the sitemap index)
-  news           any visible article changed (the Google News sitemap)
-  rubric:SLUG    an article in that rubric before or after the write; the rubric's own fields
-  tag:SLUG       an article with that tag before or after the write
-  month:YYYY-MM  an article published in that month (site zone) before or after the write
-  rubrics, tags  any rubric / any tag of a changed article (the rubric and tag sitemaps carry
-                 each one's newest date)
-  terms          a rubric or tag appeared or disappeared, or a rubric was edited
-  months         a month gained its first or lost its last article
-  count<:L:B     the number of articles of a month in block B of 2**L months (month index
-                 year * 12 + month - 1) changed: an article entered or left it (see
-                 `earlier_counts`)
+What each document depends on is a set of tags (syndication.dependencies says which change
+raises which); a document is stale when a change raises one of its tags.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import feeds
 import sitemap
-from syndication.model import Change, Scope, ScopeKind
+from sitemap.index import INDEX_DEPS, NEWS_DEPS, RUBRICS_DEPS, TAGS_DEPS
+from syndication.dependencies import all_tags, change_tags, count_tags, earlier_counts
+from syndication.model import Scope, ScopeKind
 from syndication.rendering import BadParameter, RenderContext, Rendered
-from syndication.timeutil import from_epoch, month_key, parse_month
+from syndication.timeutil import parse_month
 
 Builder = Callable[[RenderContext], Awaitable[Rendered]]
 
@@ -93,10 +82,10 @@ def resolve(
     if path == "/feeds/yandex.rss":
         return Document("feed:yandex", "yandex", frozenset({"all"}), feeds.build_yandex)
     if path == "/opml.xml":
-        return Document("opml", "opml", frozenset({"terms"}), feeds.build_opml)
+        return Document("opml", "opml", frozenset({"terms", "rubric-list"}), feeds.build_opml)
     if path == "/":
         # The page shows every feed's article count: any visible write changes it.
-        return Document("index", "index", frozenset({"all", "terms", "months"}),
+        return Document("index", "index", frozenset({"all", "terms", "months", "rubric-list"}),
                         feeds.build_index_page)  # fmt: skip
     if path == "/robots.txt":
         return Document("robots", "robots", frozenset(), _robots)
@@ -131,51 +120,21 @@ def _archive(month: str, part: str | None, fmt: str) -> Document | None:
                     lambda ctx: feeds.build_feed(ctx, scope, fmt, page=page))  # fmt: skip
 
 
-# Month indexes (year * 12 + month - 1) of years 1..9998 are below 2**17.
-_COUNT_LEVELS = 17
-
-
-def _month_index(month: str) -> int:
-    year, mm = parse_month(month)
-    return year * 12 + mm - 1
-
-
-def count_tags(month: str) -> set[str]:
-    """The tags a change of `month`'s article count raises: every block of 2**L months (for
-    each L) that holds it."""
-    i = _month_index(month)
-    return {f"count<:{level}:{i >> level}" for level in range(_COUNT_LEVELS)}
-
-
-@lru_cache(maxsize=256)  # bounded: any valid month can be requested
-def earlier_counts(month: str) -> frozenset[str]:
-    """Tags that a change of the count of any month before `month`, and of no other, raises.
-
-    The months before index i are the blocks of a binary decomposition of [0, i), one per set
-    bit of i (as a Fenwick tree sums a prefix): at most 17 tags, exact for any history length.
-    """
-    i = _month_index(month)
-    return frozenset(
-        f"count<:{level}:{(i >> level) - 1}" for level in range(_COUNT_LEVELS) if i >> level & 1
-    )
-
-
 async def _robots(ctx: RenderContext) -> Rendered:
     return sitemap.build_robots(ctx.settings)
 
 
 def _sitemap(path: str) -> Document | None:
     if path == "/sitemap.xml":
-        return Document("sitemap:index", "sitemap-index", frozenset({"all", "terms", "months"}),
-                        sitemap.build_index)  # fmt: skip
+        return Document("sitemap:index", "sitemap-index", INDEX_DEPS, sitemap.build_index)
     if path == "/sitemaps/rubrics.xml":
-        return Document("sitemap:rubrics", "sitemap-terms", frozenset({"rubrics", "terms"}),
+        return Document("sitemap:rubrics", "sitemap-terms", RUBRICS_DEPS,
                         sitemap.build_rubrics)  # fmt: skip
     if path == "/sitemaps/tags.xml":
-        return Document("sitemap:tags", "sitemap-terms", frozenset({"tags", "terms"}),
+        return Document("sitemap:tags", "sitemap-terms", TAGS_DEPS,
                         sitemap.build_tags)  # fmt: skip
     if path == "/sitemaps/news.xml":
-        return Document("sitemap:news", "sitemap-news", frozenset({"news"}), sitemap.build_news)
+        return Document("sitemap:news", "sitemap-news", NEWS_DEPS, sitemap.build_news)
     match = _MONTH_SITEMAP.match(path)
     if match:
         month, part_text = match.groups()
@@ -193,47 +152,4 @@ def _sitemap(path: str) -> Document | None:
     return None
 
 
-def change_tags(change: Change, zone: ZoneInfo) -> set[str]:
-    """The dependency tags one row of the change log raises."""
-    if change.kind == "terms":
-        flipped = change.after or {}
-        tags = set()
-        if flipped.get("rubrics") or flipped.get("tags"):
-            tags.add("terms")
-        if flipped.get("months"):
-            tags.add("months")
-        return tags
-    if change.kind == "rubric":
-        return {f"rubric:{change.key}", "rubrics", "terms"}
-    tags = set()
-    months: list[str | None] = []
-    for state in (change.before, change.after):
-        if not state or state.get("status") != "published":
-            months.append(None)
-            continue  # drafts are nowhere, so a draft's placement affects nothing
-        tags.update(("all", "news"))
-        if state["rubrics"]:
-            tags.add("rubrics")
-            tags.update(f"rubric:{r}" for r in state["rubrics"])
-        if state["tags"]:
-            tags.add("tags")
-            tags.update(f"tag:{t}" for t in state["tags"])
-        key = month_key(from_epoch(state["published_at"]), zone)
-        months.append(key)
-        tags.add(f"month:{key}")
-    before, after = months
-    if before != after:  # an edit within one month leaves every month's count as it was
-        for month in (before, after):
-            if month is not None:
-                tags |= count_tags(month)
-    return tags
-
-
-def all_tags(changes: Iterable[Change], zone: ZoneInfo) -> set[str]:
-    tags: set[str] = set()
-    for change in changes:
-        tags |= change_tags(change, zone)
-    return tags
-
-
-__all__ = ["Document", "all_tags", "change_tags", "resolve"]
+__all__ = ["Document", "all_tags", "change_tags", "count_tags", "earlier_counts", "resolve"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,12 +80,16 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-def _not_modified_since(header: str, last_modified: datetime) -> bool:
+def _not_modified_since(header: str, last_modified: datetime, now: float) -> bool:
     try:
         since = parsedate_to_datetime(header)
     except (TypeError, ValueError, IndexError):
         return False
     if since.tzinfo is None:
+        return False
+    # Dates have whole seconds: a client that holds the bytes of the current second (or claims a
+    # later date) may hold bytes that a write later in this second replaced. It gets them anew.
+    if since.timestamp() >= int(now):
         return False
     return last_modified <= since
 
@@ -140,6 +145,7 @@ def answer(
     if_none_match: str | None,
     if_modified_since: str | None,
     gzip_only: bool = False,
+    now: float | None = None,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """(status, headers, body) for a GET or HEAD of a cached document."""
     coding = None
@@ -153,7 +159,7 @@ def answer(
             if _etag_matches(if_none_match, entry.etag):
                 return 304, rep.not_modified, b""
         elif if_modified_since is not None and _not_modified_since(
-            if_modified_since, entry.last_modified
+            if_modified_since, entry.last_modified, time.time() if now is None else now
         ):
             return 304, rep.not_modified, b""
     return entry.status, rep.headers, b"" if method == "HEAD" else rep.body

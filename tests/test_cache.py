@@ -8,6 +8,7 @@ import gzip
 import random
 import sys
 import tempfile
+import time
 import types
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -102,7 +103,9 @@ async def test_invalidation_is_precise(store: SQLiteStore, settings: Settings) -
     await store.put_articles([article(settings, "a"), article(settings, "b", rubrics=["sport"],
                                                                tags=["Футбол"])])  # fmt: skip
     metrics = Metrics()
-    cache = DocumentCache(store, settings, metrics)
+    # A clock a minute ahead: no render falls within a write's second, when Last-Modified is
+    # capped and the document rendered once more after it (see the test below).
+    cache = DocumentCache(store, settings, metrics, clock=lambda: time.time() + 60)
     builders = {name: Counting() for name in ("all", "glavnoe", "sport", "obshchestvo", "futbol",
                                               "dec", "nov", "opml")}  # fmt: skip
     docs = {
@@ -161,6 +164,9 @@ async def test_scheduled_article_expires_the_cache(store: SQLiteStore, settings:
     await store.put_articles([article(settings, "later", published_at=soon.isoformat())])
     build = Counting()
     doc = Document("all", "feed", frozenset({"all"}), build)
+    # Past the write's own second (rendered within it, a document is rendered again after it:
+    # see test_rendered_within_a_changes_second_once_more_after_it).
+    clock[0] = now + 2
     await cache.get(doc)
     clock[0] = now + 29
     await cache.get(doc)
@@ -169,6 +175,31 @@ async def test_scheduled_article_expires_the_cache(store: SQLiteStore, settings:
     await cache.get(doc)
     assert build.calls == 2
     await cache.get(doc)
+    assert build.calls == 2
+
+
+async def test_rendered_within_a_changes_second_once_more_after_it(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    """Last-Modified is the change's stamp plus one second, capped at now: what is rendered in
+    the change's own second carries now, and is rendered again once that second is over, so that
+    every worker ends up sending the same date with the same bytes."""
+    await store.put_articles([article(settings, "a")])
+    stamp = await store.dependency_stamp({"all"})
+    assert stamp is not None
+    clock = [stamp.timestamp() + 0.5]
+    cache = DocumentCache(store, settings, Metrics(), clock=lambda: clock[0])
+    build = Counting()
+    doc = Document("all", "feed", frozenset({"all"}), build)
+    assert (await cache.get(doc)).last_modified == stamp
+    clock[0] = stamp.timestamp() + 0.9
+    await cache.get(doc)
+    assert build.calls == 1
+    clock[0] = stamp.timestamp() + 1
+    assert (await cache.get(doc)).last_modified == stamp + timedelta(seconds=1)
+    assert build.calls == 2
+    clock[0] = stamp.timestamp() + 100
+    assert (await cache.get(doc)).last_modified == stamp + timedelta(seconds=1)
     assert build.calls == 2
 
 
@@ -264,7 +295,9 @@ async def test_hits_keep_documents_and_a_huge_one_is_served_not_kept(
 async def test_a_flood_of_404s_does_not_evict_a_live_document(
     store: SQLiteStore, settings: Settings
 ) -> None:
-    cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
+    # A clock a minute ahead: no render is within the second the settings were first recorded.
+    cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB,
+                          clock=lambda: time.time() + 60)  # fmt: skip
     live = Sized(200_000, 3)
     live_doc = Document("feed:all", "feed", frozenset({"all"}), live)
     await cache.get(live_doc)
@@ -401,6 +434,7 @@ async def _run_ops(sizes: list[int], ops: list[tuple[str, int]]) -> None:
             cache = DocumentCache(store, settings, Metrics(), max_bytes=1 * MiB)
             model = Model(doc_budget(cache))
             builders = [Sized(size, i) for i, size in enumerate(sizes)]
+            writes = 0
             for op, i in ops:
                 if op == "get":
                     key = f"d{i}"
@@ -414,7 +448,9 @@ async def _run_ops(sizes: list[int], ops: list[tuple[str, int]]) -> None:
                 elif op == "missing":
                     await cache.get(Document(f"m{i}", "feed", frozenset({"all"}), missing_doc))
                 else:
-                    await store.put_articles([article(settings, "a")])
+                    # A new title each time: an article sent again unchanged is no change.
+                    writes += 1
+                    await store.put_articles([article(settings, "a", title=f"Правка {writes}")])
                     await cache.sync()
                     for key in [k for k in model.held if int(k[1:]) % 2]:
                         del model.held[key]
@@ -633,6 +669,23 @@ def test_not_modified(headers: dict[str, str]) -> None:
 )  # fmt: skip
 def test_modified(headers: dict[str, str]) -> None:
     assert respond("GET", h(**headers), entry()).status_code == 200
+
+
+def test_a_date_of_the_current_second_or_later_is_answered_in_full() -> None:
+    """Dates have whole seconds: a write later in the second a client's copy is dated may have
+    replaced it, and a date from the future proves nothing (RFC 9110 §13.1.3)."""
+    e = entry()
+    lm = e.last_modified.timestamp()
+
+    def status(since: str, now: float) -> int:
+        return answer("GET", e, accept_encoding=None, if_none_match=None,
+                      if_modified_since=since, now=now)[0]  # fmt: skip
+
+    same = "Wed, 10 Dec 2025 15:08:00 GMT"
+    assert status(same, now=lm + 0.5) == 200
+    assert status(same, now=lm + 1) == 304
+    assert status("Wed, 10 Dec 2025 15:08:05 GMT", now=lm + 3) == 200  # later than now
+    assert status("Wed, 10 Dec 2025 15:08:02 GMT", now=lm + 3) == 304
 
 
 def test_head_has_the_same_headers_and_no_body() -> None:

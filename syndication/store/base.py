@@ -7,7 +7,7 @@ SQLite implements them today; a PostgreSQL implementation can follow without tou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -166,6 +166,24 @@ class ChangeLogReader(Protocol):
         ...
 
 
+class StampReader(Protocol):
+    """When things last changed: what documents' Last-Modified is derived from."""
+
+    async def dependency_stamp(self, deps: Collection[str]) -> datetime | None:
+        """The instant (whole seconds) of the newest change that raised any of the dependency
+        tags `deps` (syndication/dependencies.py); None when none ever did."""
+        ...
+
+    async def month_stamps(self) -> dict[str, datetime]:
+        """`dependency_stamp({"month:" + month})` of every month that has one."""
+        ...
+
+    async def settings_stamp(self, digest: str) -> datetime:
+        """When the rendering settings whose digest is `digest` took effect: the instant they
+        were first recorded, recording them now when the last recorded digest differs."""
+        ...
+
+
 class DeliveryCursorStore(Protocol):
     """Push-notification delivery cursors (syndication/notify)."""
 
@@ -187,6 +205,7 @@ class Store(
     StatisticsReader,
     SitemapReader,
     ChangeLogReader,
+    StampReader,
     DeliveryCursorStore,
     Protocol,
 ):

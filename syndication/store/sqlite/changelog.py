@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
+from datetime import datetime
 
 import orjson
 
 from syndication.model import Change
 from syndication.store.base import DeliveryCursor
-from syndication.store.sqlite.connections import Connections, Transaction
+from syndication.store.sqlite.connections import Connections, Transaction, to_json
 from syndication.timeutil import from_epoch
 
 _CURSOR_COLUMNS = "target, change_id, attempts, next_attempt_at, last_error, updated_at"
@@ -39,6 +41,42 @@ class ChangeLog:
             )
             for r in rows
         ]
+
+
+class Stamps:
+    db: Connections
+
+    async def dependency_stamp(self, deps: Collection[str]) -> datetime | None:
+        row = await self.db.fetchone(
+            "SELECT max(at) FROM stamps WHERE dep IN (SELECT value FROM json_each(?))",
+            (to_json(sorted(deps)),),
+        )
+        return from_epoch(row[0]) if row and row[0] is not None else None
+
+    async def month_stamps(self) -> dict[str, datetime]:
+        rows = await self.db.fetchall(
+            "SELECT substr(dep, 7), at FROM stamps WHERE dep > 'month:' AND dep < 'month;'"
+        )
+        return {month: from_epoch(at) for month, at in rows}
+
+    async def settings_stamp(self, digest: str) -> datetime:
+        async def work(tx: Transaction) -> int:
+            await tx.begin()  # two workers starting together must agree on one instant
+            rows = await tx.fetchall("SELECT value FROM meta WHERE key = 'settings'")
+            if rows:
+                recorded = orjson.loads(rows[0][0])
+                if recorded.get("digest") == digest:
+                    return int(recorded["at"])
+            now = int(time.time())
+            await tx.fetchall(
+                "INSERT INTO meta (key, value) VALUES ('settings', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (to_json({"digest": digest, "at": now}),),
+            )
+            return now
+
+        at, _ = await self.db.write(work)
+        return from_epoch(at)
 
 
 class DeliveryCursors:

@@ -23,9 +23,15 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import orjson
 
+from syndication.dependencies import stamp_tags
 from syndication.store.base import StoreError
 from syndication.store.counter import ChangeCounter
-from syndication.store.sqlite.schema import migrate, rebuild_statistics, stored_zone
+from syndication.store.sqlite.schema import (
+    fold_stamps_sql,
+    migrate,
+    rebuild_statistics,
+    stored_zone,
+)
 
 Row = tuple[Any, ...]
 T = TypeVar("T")
@@ -83,6 +89,12 @@ class Connections:
         # The writer's transactions begin implicitly with their first data-changing statement
         # (sqlite3 issues BEGIN IMMEDIATE in the same call): one round trip fewer a write.
         self._writer = await self._connect(_WRITER_CACHE_KIB, _WRITER_BUSY_MS, "IMMEDIATE")
+        zone = self.zone
+
+        def tags(kind: str, key: str, before: str | None, after: str | None) -> str:
+            return stamp_tags(kind, key, before, after, zone)
+
+        await self._writer.create_function("stamp_tags", 4, tags, deterministic=True)
         self._log = await self._connect(_READER_CACHE_KIB // 2, _READER_BUSY_MS)
         self._pool = asyncio.Queue()
         for _ in range(self._readers):
@@ -199,6 +211,9 @@ class Connections:
         return result, notes
 
 
+_FOLD_STAMPS = fold_stamps_sql()
+
+
 class Transaction:
     """The writer connection inside one transaction."""
 
@@ -239,6 +254,9 @@ class Transaction:
                 (to_json(flipped),),
             )
             notes.last_change = int(rows[0][0])
+        if notes.last_change:
+            # In the same transaction: a document's Last-Modified never lags its bytes.
+            await self.fetchall(_FOLD_STAMPS)
         return notes
 
 

@@ -8,10 +8,14 @@ an SQL script, or a function of the connection and the site's zone for the steps
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import orjson
+
+from syndication.dependencies import stamp_tags
 from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
 
 Step = str | Callable[[sqlite3.Connection, ZoneInfo], None]
@@ -306,6 +310,60 @@ def _step_6(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
     rebuild_statistics(conn, zone)
 
 
+# --- step 7: when each dependency tag last changed; no update date after its write -------------
+# `stamps` keeps, per dependency tag (syndication/dependencies.py), the newest change-log row that
+# raised it: a document's Last-Modified is derived from it, so every worker and every restart give
+# the same one. The writer folds its transaction's change rows into it before committing (see
+# connections.Transaction.finish); the tag "log" is raised by every row, so the newest change id
+# folded is one index probe away.
+# An `updated_at` later than its write (and than `published_at`) would put future dates in
+# headers and documents: writes clamp it since this step, which clamps what is already stored.
+STAMP_ALL = "log"
+
+_STEP_7 = """
+CREATE TABLE stamps (
+    dep       TEXT PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    change_id INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX stamps_by_change ON stamps (change_id);
+"""
+
+
+def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
+    for statement in statements(_STEP_7):
+        conn.execute(statement)
+    now = int(time.time())
+    conn.execute(
+        "UPDATE articles SET updated_at = max(published_at, ?)"
+        " WHERE updated_at > max(published_at, ?)",
+        (now, now),
+    )
+    conn.execute("DELETE FROM tx_notes")  # what the update's triggers noted is no write's
+    stamps: dict[str, tuple[int, int]] = {}
+    rows = conn.execute("SELECT id, at, kind, key, before, after FROM changes ORDER BY id")
+    for change_id, at, kind, key, before, after in rows:
+        for dep in (STAMP_ALL, *orjson.loads(stamp_tags(kind, key, before, after, zone))):
+            stamps[dep] = (max(at, stamps.get(dep, (at, 0))[0]), change_id)
+    conn.executemany(
+        "INSERT INTO stamps (dep, at, change_id) VALUES (?, ?, ?)",
+        [(dep, at, change_id) for dep, (at, change_id) in stamps.items()],
+    )
+
+
+def fold_stamps_sql() -> str:
+    """The statement that folds the change rows not yet in `stamps` into it. Needs the
+    `stamp_tags(kind, key, before, after)` SQL function (the writer registers it)."""
+    return (
+        "INSERT INTO stamps (dep, at, change_id)"
+        " SELECT j.value, max(c.at), max(c.id) FROM changes c,"
+        f" json_each(json_insert(stamp_tags(c.kind, c.key, c.before, c.after), '$[#]', '{STAMP_ALL}')) j"
+        " WHERE c.id > coalesce((SELECT max(change_id) FROM stamps), 0) GROUP BY j.value"
+        " ON CONFLICT (dep) DO UPDATE SET at = max(at, excluded.at),"
+        " change_id = max(change_id, excluded.change_id)"
+    )
+
+
 def statements(script: str) -> Iterator[str]:
     """The complete statements of `script` (trigger bodies hold semicolons of their own)."""
     pending = ""
@@ -512,6 +570,8 @@ MIGRATIONS: tuple[Step, ...] = (
     CREATE INDEX article_tags_stats ON article_tags (published, tag_id, published_at, last_change);
     """,
     _step_6,
+    # 7: per-dependency change stamps; no stored update date later than its write.
+    _step_7,
 )
 
 

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from syndication.model import ArticleIn, Rubric, TagRef, WriteResult
 from syndication.slugs import slugify, with_suffix
 from syndication.store.base import StoreError
@@ -19,6 +21,12 @@ _COLUMNS = (
     " image_type, image_length, image_caption, status, modified_at, raw, sitemap_bytes,"
     " rubrics, tag_ids"
 )
+# An article sent again as it is stored (a CMS re-pushing everything) updates no row: no
+# change-log row, no document rebuilt. The raw payload and the write time are no content.
+_COMPARED = (
+    "title", "url", "summary", "content_html", "published_at", "updated_at", "author",
+    "image_url", "image_type", "image_length", "image_caption", "status", "rubrics", "tag_ids",
+)  # fmt: skip
 _UPSERT_ARTICLE = f"""
 INSERT INTO articles ({_COLUMNS})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -30,6 +38,7 @@ ON CONFLICT (id) DO UPDATE SET
     image_caption = excluded.image_caption, status = excluded.status,
     modified_at = excluded.modified_at, raw = excluded.raw,
     sitemap_bytes = excluded.sitemap_bytes, rubrics = excluded.rubrics, tag_ids = excluded.tag_ids
+WHERE {" OR ".join(f"{c} IS NOT excluded.{c}" for c in _COMPARED)}
 """
 # Rows per executemany: bounds the memory of one batch of an unbounded import.
 BATCH = 500
@@ -84,10 +93,14 @@ class Writes:
     async def put_articles(
         self, articles: Iterable[ArticleIn] | AsyncIterable[ArticleIn]
     ) -> WriteResult:
+        total = 0
+
         async def work(tx: Transaction) -> _Known:
+            nonlocal total
             learned = _Known()
             batch: list[ArticleIn] = []
             async for article in _as_async(articles):
+                total += 1
                 batch.append(article)
                 if len(batch) >= BATCH:
                     await self._write_batch(tx, batch, learned)
@@ -99,8 +112,9 @@ class Writes:
         learned, notes = await self.db.write(work)
         # Only now: what a rolled-back transaction created does not exist.
         self._known.learn(learned)
+        # Replaced: every article that existed, changed or sent again unchanged.
         return WriteResult(
-            created=notes.created, replaced=notes.replaced, change_id=notes.last_change
+            created=notes.created, replaced=total - notes.created, change_id=notes.last_change
         )
 
     async def _write_batch(self, tx: Transaction, batch: list[ArticleIn], learned: _Known) -> None:
@@ -193,9 +207,11 @@ class Writes:
                 await self._ensure_rubrics(tx, {rubric.parent}, _Known())
             old = await tx.fetchall(
                 "SELECT json_object('title', title, 'parent', parent, 'position', position,"
-                " 'url', url) FROM rubrics WHERE slug = ?",
+                " 'url', url, 'description', description) FROM rubrics WHERE slug = ?",
                 (rubric.slug,),
             )
+            if old and orjson.loads(old[0][0]) == _rubric_state(rubric):
+                return False  # the same fields again: no change, no document to rebuild
             await tx.fetchall(
                 "INSERT INTO rubrics (slug, title, description, url, parent, position)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET"
@@ -222,14 +238,19 @@ class Writes:
 
 def _row(a: ArticleIn, tag_ids: dict[str, int], now: int) -> tuple[Any, ...]:
     image = a.image
+    published = to_epoch(a.published_at)
+    # An update date later than the write is a CMS clock ahead or a typo: kept, it would put a
+    # future Last-Modified, <updated> and lastmod out, after which every real change looks
+    # older. It means "updated now" (for a scheduled article: when it goes live).
+    updated = min(to_epoch(a.updated_at), max(published, now)) if a.updated_at else None
     return (
         a.id,
         a.title,
         a.url,
         a.summary,
         a.content_html,
-        to_epoch(a.published_at),
-        to_epoch(a.updated_at) if a.updated_at else None,
+        published,
+        updated,
         a.author,
         image.url if image else None,
         image.type if image else None,
@@ -245,4 +266,10 @@ def _row(a: ArticleIn, tag_ids: dict[str, int], now: int) -> tuple[Any, ...]:
 
 
 def _rubric_state(r: Rubric) -> dict[str, Any]:
-    return {"title": r.title, "parent": r.parent, "position": r.position, "url": r.url}
+    return {
+        "title": r.title,
+        "parent": r.parent,
+        "position": r.position,
+        "url": r.url,
+        "description": r.description,
+    }

@@ -7,20 +7,19 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import orjson
 
 from syndication.config import Settings
-from syndication.content import clean_text, derive_summary, sanitize_html, xml_safe
+from syndication.content import clean_text, derive_summary, sanitize_html
 from syndication.model import ArticleIn, Image, Rubric, Status, TagKind, TagRef
+from syndication.weburl import normalise_url
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 RUBRIC_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 TITLE_MAX = 500
 SUMMARY_MAX_INPUT = 10_000
 NAME_MAX = 200
-URL_MAX = 2048
 MAX_TAGS = 100
 MAX_RUBRICS = 20
 
@@ -91,6 +90,7 @@ class _Checker:
         return cleaned
 
     def url(self, data: dict[str, Any], field: str, *, required: bool = False) -> str | None:
+        """The field as the URL sitemaps and feeds accept (syndication.weburl), or an error."""
         value = data.get(field)
         if value is None:
             if required:
@@ -99,16 +99,11 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(field, "must be a string")
             return None
-        value = value.strip()
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            self.fail(field, "must be an absolute http(s) URL")
+        try:
+            return normalise_url(value)
+        except ValueError as exc:
+            self.fail(field, str(exc))
             return None
-        if len(value) > URL_MAX:
-            self.fail(field, f"must be at most {URL_MAX} characters")
-            return None
-        # Keep the URL valid in XML and sitemaps: percent-encode spaces and non-ASCII characters.
-        return quote(xml_safe(value), safe=":/?#[]@!$&'()*+,;=%~")
 
     def datetime(
         self, data: dict[str, Any], field: str, zone: tzinfo, *, required: bool = False

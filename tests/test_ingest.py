@@ -5,15 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import settings as h_settings
 from hypothesis import strategies as st
 from lxml import etree
+from starlette.testclient import TestClient
 
+from app import create_app
 from syndication.config import Settings
 from syndication.content import derive_summary, sanitize_html, truncate_words, xml_safe
 from syndication.ingest import InvalidPayload, parse_json, validate_article
+from syndication.weburl import normalise_url
+from tests.conftest import TOKEN, requires_shared
+from tests.feeds.helpers import assert_valid_atom
+from tests.sitemap.helpers import IMG, assert_valid, locs, parse
+
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 SETTINGS = Settings.load(environ={}, site_url="https://example.ru")
 
@@ -133,3 +142,106 @@ def test_root_relative_fast_path_agrees_with_urljoin(base: str, url: str) -> Non
     from syndication.content import absolute_url
 
     assert absolute_url(base, url) == urljoin(base, url.strip())
+
+
+# --- URLs at ingest: normalised for sitemaps and feeds, the unfixable refused by field --------
+
+ARTICLE_URL = "https://Новости.РФ/новости/100%/итоги года?id=5&a=%d0%b0#фото"
+ARTICLE_LOC = (
+    "https://xn--b1amnebsh.xn--p1ai/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/100%25/"
+    "%D0%B8%D1%82%D0%BE%D0%B3%D0%B8%20%D0%B3%D0%BE%D0%B4%D0%B0?id=5&a=%D0%B0#%D1%84%D0%BE%D1%82%D0%BE"
+)
+IMAGE_URL = "https://CDN.новости.рф:443/фото/1 [большое].jpg"
+IMAGE_LOC = (
+    "https://cdn.xn--b1amnebsh.xn--p1ai/%D1%84%D0%BE%D1%82%D0%BE/1%20%5B%D0%B1%D0%BE%D0%BB%D1%8C"
+    "%D1%88%D0%BE%D0%B5%5D.jpg"
+)
+LONG_URL = "https://новости.рф/" + "я" * 300  # 1,800 characters once encoded: fits
+
+
+def _put_url_articles(client: TestClient) -> None:
+    rubric = {"title": "Итоги", "url": "https://новости.рф/рубрика/итоги/"}
+    assert client.put("/api/rubrics/itogi", json=rubric).status_code == 201
+    first = payload(url=ARTICLE_URL, image={"url": IMAGE_URL, "type": "image/jpeg"},
+                    rubrics=["itogi"], published_at="2025-12-10T18:08:00+03:00")  # fmt: skip
+    second = payload(id="a2", url=LONG_URL, published_at="2025-12-11T10:00:00+03:00")
+    assert client.put("/api/articles/a1", json=first).status_code == 201
+    assert client.put("/api/articles/a2", json=second).status_code == 201
+
+
+@requires_shared()
+def test_urls_from_the_cms_reach_sitemaps_and_feeds_schema_valid(settings: Settings) -> None:
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        _put_url_articles(client)
+
+        sitemap = client.get("/sitemaps/articles-2025-12.xml")
+        assert sitemap.status_code == 200
+        assert_valid(sitemap.content)
+        long_loc = normalise_url(LONG_URL)
+        assert len(long_loc) <= 2048
+        assert locs(sitemap.content) == [ARTICLE_LOC, long_loc]
+        images = [el.text for el in parse(sitemap.content).iter(f"{IMG}loc")]
+        assert images == [IMAGE_LOC]
+
+        rubrics = client.get("/sitemaps/rubrics.xml")
+        assert_valid(rubrics.content)
+        rubric_loc = "https://xn--b1amnebsh.xn--p1ai/%D1%80%D1%83%D0%B1%D1%80%D0%B8%D0%BA%D0%B0/%D0%B8%D1%82%D0%BE%D0%B3%D0%B8/"  # fmt: skip
+        assert rubric_loc in locs(rubrics.content)
+
+        atom = client.get("/feeds/all.atom")
+        assert_valid_atom(atom.content)
+        links = {el.get("href") for el in etree.fromstring(atom.content).iter(f"{ATOM}link")}
+        assert {ARTICLE_LOC, long_loc, IMAGE_LOC} <= links
+
+        stored = client.get("/api/articles/a1").json()
+        assert stored["url"] == ARTICLE_LOC
+        assert stored["image"]["url"] == IMAGE_LOC
+
+
+def test_unfixable_urls_are_a_422_naming_each_field(settings: Settings) -> None:
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        bad = payload(url="https://новости.рф/" + "я" * 1500,
+                      image={"url": "https://exa mple.ru/i.jpg"})  # fmt: skip
+        answer = client.put("/api/articles/a1", json=bad)
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        errors = {e["field"]: e["message"] for e in answer.json()["errors"]}
+        assert set(errors) == {"url", "image.url"}
+        assert "9031 characters once encoded" in errors["url"]
+        assert "not a domain name" in errors["image.url"]
+        assert client.get("/api/articles/a1").status_code == 404
+
+        credentials = client.put("/api/articles/a1", json=payload(url="https://u:p@example.ru/"))
+        assert credentials.status_code == 422
+        assert [e["field"] for e in credentials.json()["errors"]] == ["url"]
+
+        rubric = client.put("/api/rubrics/r", json={"title": "R", "url": "https://e.ru:99999/"})
+        assert rubric.status_code == 422
+        assert [e["field"] for e in rubric.json()["errors"]] == ["url"]
+
+        line = orjson.dumps(payload(url="https://example.ru/", image="ftp://example.ru/i.jpg"))
+        bulk = client.post("/api/articles:bulk", content=line,
+                           headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        assert bulk.status_code == 422
+        assert [(e["line"], e["field"]) for e in bulk.json()["errors"]] == [(1, "image.url")]
+
+
+@given(
+    st.builds(
+        "{}://{}/{}".format,
+        st.sampled_from(["https", "HTTP", "ftp"]),
+        st.sampled_from(["example.ru", "Новости.рф", "EXAMPLE.RU:443", "a b.ru", "u@example.ru"]),
+        st.text(max_size=200),
+    )
+    | st.text(max_size=50)
+)
+@h_settings(max_examples=200, deadline=None)
+def test_any_url_text_is_stored_normalised_or_refused_by_field(text: str) -> None:
+    try:
+        article = validate_article(payload(url=text, image={"url": text}), SETTINGS)
+    except InvalidPayload as exc:
+        assert {e.field for e in exc.errors} == {"url", "image.url"}
+        return
+    assert article.url == normalise_url(text)
+    assert article.image is not None
+    assert article.image.url == article.url

@@ -167,4 +167,5 @@ class Directory:
     groups: tuple[FeedGroup, ...]
     archives: tuple[FeedRef, ...] = ()  # month archives, newest first
     sitemaps: tuple[tuple[str, str], ...] = ()  # (label, public URL)
+    subscriptions: tuple[tuple[str, str], ...] = ()  # OPML of every feed: (format label, URL)
     alternates: tuple[tuple[str, str, str], ...] = ()  # autodiscovery: (media type, title, URL)

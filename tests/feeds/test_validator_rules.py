@@ -14,13 +14,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from lxml import etree
 from starlette.testclient import TestClient
 
 from app import create_app
+from feeds.atom import render_atom
+from feeds.items import to_item
+from feeds.rss import render_rss
+from feeds.yandex import render_yandex
+from syndication.ingest import InvalidPayload, validate_article, validate_rubric
+from syndication.model import Article, Tag
+from syndication.slugs import slugify
 from tests.conftest import ROOT, SHARED, requires_shared
 from tests.feeds import hostile
 from tests.feeds.feedrules import Problem, check, email_with_name
+from tests.feeds.helpers import make_feed, make_item
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 YANDEX = f"{hostile.PUBLIC}/feeds/yandex.rss"
@@ -328,3 +339,57 @@ def test_the_feeds_of_an_empty_store_pass(tmp_path: Path, schema: etree.RelaxNG 
             assert check(body, url, atom_schema=schema) == []
         yandex = client.get("/feeds/yandex.rss").content
         assert check(yandex, YANDEX) == []
+
+
+NASTY = ["]]>", "&", "<b>", "</script>", "\x00", "\x0b", "\ufffe", "\ud800", "\u202e", "😀",
+         "Ёлка", "\r\n", "&amp;", "<![CDATA[", "\t", "'\"", " ", "@", "(", ")"]  # fmt: skip
+_text = st.lists(st.one_of(st.sampled_from(NASTY), st.text(max_size=6)), max_size=6).map("".join)
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(
+    title=_text,
+    summary=st.one_of(st.none(), _text),
+    content=st.one_of(st.none(), _text),
+    author=st.one_of(st.none(), _text),
+    tag=_text,
+    rubric=_text,
+    caption=st.one_of(st.none(), _text),
+)
+def test_any_text_that_ingest_takes_passes(
+    title: str,
+    summary: str | None,
+    content: str | None,
+    author: str | None,
+    tag: str,
+    rubric: str,
+    caption: str | None,
+) -> None:
+    """Whatever text the API accepts, the RSS, Atom and Yandex documents keep to the rules."""
+    settings = hostile.settings(Path("/nonexistent"))
+    image = {"url": f"{hostile.SITE}/a.jpg", "caption": caption}
+    body = {"title": title, "summary": summary, "content_html": content, "author": author,
+            "published_at": "2025-12-01T10:00:00+03:00", "rubrics": ["r"], "tags": [tag],
+            "image": image}  # fmt: skip
+    try:
+        written = validate_article({k: v for k, v in body.items() if v is not None}, settings,
+                                   article_id="a-1")  # fmt: skip
+        rubrics = {"r": validate_rubric({"title": rubric}, "r")}
+    except InvalidPayload:
+        assume(False)  # refused with a 422: never in a feed
+    article = Article(
+        id=written.id, title=written.title, url=written.url, summary=written.summary,
+        content_html=written.content_html, published_at=written.published_at,
+        updated_at=written.updated_at, author=written.author, rubrics=written.rubrics,
+        tags=tuple(Tag(slugify(t.name), t.name, t.kind) for t in written.tags),
+        image=written.image, status=written.status, modified_at=written.published_at,
+    )  # fmt: skip
+    items = [to_item(article, settings, rubrics), make_item(2)]
+    for render, url in (
+        (render_rss, RSS_URL),
+        (render_atom, ATOM_URL),
+        (render_yandex, YANDEX),
+    ):
+        feed = make_feed(items, self_url=url, links=())
+        problems = [p for p in check(render(feed), url) if p.rule != KEPT.get(url)]
+        assert problems == [], (url, [str(p) for p in problems])

@@ -24,7 +24,7 @@ SITE = "https://example.ru"
 FEED_LIMIT = 3
 RUBRICS: dict[str, dict[str, Any]] = {
     "glavnoe": {"title": "Главное <b>!</b>", "description": "Самое & важное <i>сегодня</i>"},
-    "obshchestvo": {"title": "Общество & «люди» 👥", "url": f"{SITE}/society/?a=1&b=2"},
+    "obshchestvo": {"title": "Общество & «люди» 👥", "url": f"{SITE}/общество/?a=1&b=2"},
     "sport": {"title": "Спорт"},
 }
 _HOSTILE_TITLE = '<script>alert("x")</script> Вологда & <b>область</b> 🎉 "кавычки" \'апостроф\''
@@ -76,6 +76,14 @@ def _articles() -> list[dict[str, Any]]:
             "rubrics": ["sport"],
             "tags": ["Спорт & <отдых>"],
             "image": {"url": f"{SITE}/upload/no-type-no-length"},
+        },
+        {  # Cyrillic in the URLs of the page and the image
+            "id": "cyrillic-url",
+            "title": "Адрес по-русски",
+            "url": f"{SITE}/новости/ёлка 1/?тег=а&b=<c>",
+            "published_at": "2025-11-21T12:00:00+03:00",
+            "rubrics": ["sport"],
+            "image": {"url": f"{SITE}/фото/снимок 1.jpg", "length": 5},
         },
         {  # summary only, no rubrics, a tag of its own
             "id": "summary-only",

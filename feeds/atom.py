@@ -38,8 +38,9 @@ def _render(feed: Feed) -> bytes:
             # An entry with neither would be empty in most readers: its title, as RSS and JSON do.
             fe.summary(item.title or item.url)
         if item.categories:
-            # term is the slug, scheme the taxonomy (rubric or tag pages), label for people.
-            fe.category([{"term": c.term, "scheme": c.scheme, "label": c.label}
+            # The name as term, which readers show, and as label; the scheme (rubric or tag
+            # pages) tells a rubric from a tag of the same name.
+            fe.category([{"term": c.label, "scheme": c.scheme, "label": c.label}
                          for c in item.categories])  # fmt: skip
         ext: AtomEntryExtension = getattr(fe, EXTENSION)
         ext.item = item

@@ -41,6 +41,15 @@ def render_index(directory: Directory) -> bytes:
     if directory.archives:
         out.append("<h2>Архив по месяцам</h2>")
         _list(out, directory.archives)
+    if directory.subscriptions:
+        # One list per format: importing one subscribes a reader to every feed once.
+        out.append("<h2>Все ленты одним списком (OPML)</h2>")
+        out.append("<ul>")
+        out += [
+            f'<li><a href="{_e(url)}" type="text/x-opml">{_e(label)}</a></li>'
+            for label, url in directory.subscriptions
+        ]
+        out.append("</ul>")
     if directory.sitemaps:
         out.append("<h2>Карты сайта</h2>")
         out.append("<ul>")

@@ -30,6 +30,8 @@ def feed_guid(settings: Settings, scope: Scope) -> str:
 
 
 def rubric_scheme(settings: Settings) -> str:
+    """The scheme of every rubric, also one with a page of its own (`Rubric.url`): the scheme
+    names the taxonomy, which is one for all rubrics, not the page of one of them."""
     return f"{settings.site}/rubric/"
 
 
@@ -43,7 +45,7 @@ def to_item(article: Article, settings: Settings, rubrics: Mapping[str, Rubric])
         rubric = rubrics.get(slug)
         categories.append(
             Category(
-                term=slug,
+                slug=slug,
                 label=rubric.title if rubric else slug,
                 scheme=rubric_scheme(settings),
                 page=rubric_page(settings, slug, rubric.url if rubric else None),
@@ -53,7 +55,7 @@ def to_item(article: Article, settings: Settings, rubrics: Mapping[str, Rubric])
     for tag in article.tags:
         categories.append(
             Category(
-                term=tag.slug,
+                slug=tag.slug,
                 label=tag.name,
                 scheme=tag_scheme(settings),
                 page=tag_page(settings, tag.slug),

@@ -71,12 +71,14 @@ def _item(item: Item, feed: Feed) -> dict[str, Any]:
         out["authors"] = [{"name": item.author}]
     if item.categories:
         out["tags"] = [c.label for c in item.categories]
-        # Tags are bare strings in JSON Feed; this says which are rubrics and which tags.
+        # Tags are bare strings in JSON Feed; this says which are rubrics and which tags, with
+        # the term and scheme of the Atom category and the slug of the feed URLs.
         out["_syndication"] = {
             "categories": [
                 {
-                    "term": c.term,
+                    "term": c.label,
                     "label": c.label,
+                    "slug": c.slug,
                     "kind": c.kind,
                     "scheme": c.scheme,
                     "url": c.page,

@@ -10,13 +10,15 @@ from feeds.index_page import render_index
 from feeds.labels import FORMATS, TAG_KINDS, month_title
 from feeds.model import Directory, FeedGroup, FeedRef
 from feeds.offload import off_loop
+from feeds.opml import DEFAULT_FORMAT, render_opml
 from feeds.opml import MEDIA_TYPE as OPML_TYPE
-from feeds.opml import render_opml
 from sitemap.partition import stat_layout
+from syndication.config import Settings
 from syndication.model import ALL_NEWS, Scope, ScopeKind
-from syndication.rendering import RenderContext, Rendered
+from syndication.rendering import BadParameter, RenderContext, Rendered
 from syndication.urls import (
     FEED_FORMATS,
+    OPML_PATH,
     SITEMAP_INDEX_PATH,
     YANDEX_PATH,
     feed_url,
@@ -33,12 +35,20 @@ _AUTODISCOVERY = {
 }
 
 
-async def build_opml(ctx: RenderContext) -> Rendered:
+async def build_opml(ctx: RenderContext, fmt: str = DEFAULT_FORMAT) -> Rendered:
+    """/opml.xml: every feed once, in `fmt` (feeds.opml)."""
+    if fmt not in FEED_FORMATS:
+        raise BadParameter(f"format must be one of {', '.join(FEED_FORMATS)}, got {fmt!r}")
     directory = await _directory(ctx, full=False)
     # A scheduled article going live may bring its tag's first feed: the newest visible date.
     return Rendered(
-        await off_loop(render_opml, directory), OPML_TYPE, last_modified=directory.updated
+        await off_loop(render_opml, directory, fmt), OPML_TYPE, last_modified=directory.updated
     )
+
+
+def opml_url(settings: Settings, fmt: str) -> str:
+    base = settings.public_url + OPML_PATH
+    return base if fmt == DEFAULT_FORMAT else f"{base}?format={fmt}"
 
 
 async def build_index_page(ctx: RenderContext) -> Rendered:
@@ -64,13 +74,15 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
     stats = await store.term_stats(now=now)
     rubric_urls = {r.slug: r.url for r in await store.rubrics()}
     total, updated = await store.aggregate(ALL_NEWS, now=now)
-    news = FeedGroup(
-        "Все новости",
-        feeds=(
-            FeedRef("Все новости", settings.site, _urls(ctx, ALL_NEWS), total if full else None),
-            FeedRef("Яндекс.Новости", settings.site, (("rss", settings.public_url + YANDEX_PATH),)),
-        ),
-    )
+    news_feeds = [
+        FeedRef("Все новости", settings.site, _urls(ctx, ALL_NEWS), total if full else None)
+    ]
+    if full:
+        # Not in OPML: it holds the all-news feed's stories again, in Yandex's dialect, and an
+        # imported list would bring each of them twice.
+        yandex = (("rss", settings.public_url + YANDEX_PATH),)
+        news_feeds.append(FeedRef("Яндекс.Новости", settings.site, yandex))
+    news = FeedGroup("Все новости", feeds=tuple(news_feeds))
     rubrics = tuple(
         FeedRef(
             s.title,
@@ -141,6 +153,9 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
         groups=tuple(groups),
         archives=archives,
         sitemaps=tuple(sitemaps),
+        subscriptions=tuple((FORMATS[fmt], opml_url(settings, fmt)) for fmt in FEED_FORMATS)
+        if full
+        else (),
         alternates=tuple(
             (_AUTODISCOVERY[fmt], f"{settings.site_title} ({FORMATS[fmt]})", url)
             for fmt, url in _urls(ctx, ALL_NEWS)

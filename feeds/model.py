@@ -16,9 +16,15 @@ from syndication.model import Image
 
 @dataclass(frozen=True, slots=True)
 class Category:
-    """A rubric or tag of an item; `kind` says which ("rubric", or the tag kind)."""
+    """A rubric or tag of an item; `kind` says which ("rubric", or the tag kind).
 
-    term: str  # slug
+    Every format shows the name (`label`): it is the Atom term and label, the RSS category text
+    and the JSON Feed tag, because readers show the term (rss2email prints it as is) and a slug
+    such as "obshchestvo" means nothing to a reader of «Общество». The scheme tells a rubric
+    from a tag of the same name.
+    """
+
+    slug: str
     label: str  # rubric title or tag name
     scheme: str  # the taxonomy: base URL of its pages, e.g. "https://example.ru/tag/"
     page: str  # the site's page of this rubric or tag
@@ -119,7 +125,7 @@ def _safe_item(item: Item) -> Item:
         author=_opt(item.author),
         categories=tuple(
             Category(
-                term=xml_safe(c.term),
+                slug=xml_safe(c.slug),
                 label=xml_safe(c.label),
                 scheme=xml_safe(c.scheme),
                 page=xml_safe(c.page),
@@ -161,4 +167,5 @@ class Directory:
     groups: tuple[FeedGroup, ...]
     archives: tuple[FeedRef, ...] = ()  # month archives, newest first
     sitemaps: tuple[tuple[str, str], ...] = ()  # (label, public URL)
+    subscriptions: tuple[tuple[str, str], ...] = ()  # OPML of every feed: (format label, URL)
     alternates: tuple[tuple[str, str, str], ...] = ()  # autodiscovery: (media type, title, URL)

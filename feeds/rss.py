@@ -31,9 +31,9 @@ def _render(feed: Feed) -> bytes:
         if item.content_html:
             fe.content(item.content_html)
         if item.categories:
-            # The label is the text; the rubric's or tag's page (feedgen's scheme, written as
-            # the RSS domain) tells which one it is.
-            fe.category([{"term": c.term, "label": c.label, "scheme": c.page}
+            # The name is the text, and the domain is the taxonomy, as Atom's scheme: feedgen
+            # writes the label as the text and the scheme as the domain.
+            fe.category([{"term": c.label, "label": c.label, "scheme": c.scheme}
                          for c in item.categories])  # fmt: skip
         ext: RssItemExtension = getattr(fe, EXTENSION)
         ext.item = item

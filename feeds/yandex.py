@@ -85,7 +85,9 @@ def _render(feed: Feed) -> bytes:
             )
         text(el, "pubDate", rfc822(item.published, feed))
         if item.author:
-            text(el, "author", item.author)  # Yandex takes a plain name here, unlike RSS 2.0
+            # A plain name, as Yandex documents it; RSS 2.0 wants an e-mail address here, the one
+            # rule this feed keeps against the W3C validator (README: Yandex News and RSS 2.0).
+            text(el, "author", item.author)
         text(el, f"{{{YANDEX_NS}}}genre", "message")
         # Unescaping entities may yield characters XML forbids, so this text is always cleaned.
         full = xml_safe(html_to_text(item.content_html)) if item.content_html else ""

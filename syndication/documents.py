@@ -82,7 +82,13 @@ def resolve(
     if path == "/feeds/yandex.rss":
         return Document("feed:yandex", "yandex", frozenset({"all"}), feeds.build_yandex)
     if path == "/opml.xml":
-        return Document("opml", "opml", frozenset({"terms", "rubric-list"}), feeds.build_opml)
+        # One list per feed format; RSS, the default, keeps the plain key.
+        fmt = query.get("format", "rss")
+        if fmt not in ("rss", "atom", "json"):
+            raise BadParameter(f"format must be rss, atom or json, got {fmt!r}")
+        return Document("opml" if fmt == "rss" else f"opml:{fmt}", "opml",
+                        frozenset({"terms", "rubric-list"}),
+                        lambda ctx: feeds.build_opml(ctx, fmt))  # fmt: skip
     if path == "/":
         # The page shows every feed's article count: any visible write changes it.
         return Document("index", "index", frozenset({"all", "terms", "months", "rubric-list"}),

@@ -79,3 +79,41 @@ def test_tags_are_listed_by_their_names(tmp_path: Path) -> None:
             text = c.get(path).text
             positions = [text.index(f">{n}<" if path == "/" else f'text="{n}"') for n in expected]
             assert positions == sorted(positions), (path, positions)
+
+
+def test_categories_carry_names_and_the_taxonomy_of_the_site(tmp_path: Path) -> None:
+    """rss2email and others print the Atom term: «Общество», never the slug "obshchestvo". A rubric
+    and a tag of one name differ by scheme; a rubric with a page of its own keeps the rubrics'
+    scheme (the taxonomy), its page stays in JSON Feed's `_syndication`."""
+    site = "https://example.ru"
+    settings = Settings.load(environ={}, db=str(tmp_path / "c.db"), api_token=TOKEN,
+                             site_url=site, public_url="https://feeds.example.ru")  # fmt: skip
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        rubric = {"title": "Общество", "url": f"{site}/society/"}
+        assert c.put("/api/rubrics/obshchestvo", json=rubric).status_code == 201
+        tags = ["Общество", {"name": "Иван & <Ко>", "kind": "person"}]
+        article = {"title": "Т", "published_at": "2025-12-01T10:00:00+03:00",
+                   "rubrics": ["obshchestvo"], "tags": tags}  # fmt: skip
+        assert c.put("/api/articles/t", json=article).status_code == 201
+        expected = [
+            ("Общество", f"{site}/rubric/", "Общество"),
+            ("Общество", f"{site}/tag/", "Общество"),
+            ("Иван & <Ко>", f"{site}/tag/", "Иван & <Ко>"),
+        ]
+        atom = c.get("/feeds/all.atom").content
+        root = etree.fromstring(atom)
+        categories = root.findall("{*}entry/{*}category")
+        assert [(e.get("term"), e.get("scheme"), e.get("label")) for e in categories] == expected
+        (entry,) = feedparser.parse(atom).entries
+        assert [(t.term, t.scheme, t.label) for t in entry.tags] == expected
+
+        rss = etree.fromstring(c.get("/feeds/all.rss").content)
+        assert [(e.text, e.get("domain")) for e in rss.iter("category")] == [
+            (term, scheme) for term, scheme, _ in expected
+        ]
+        (item,) = c.get("/feeds/all.json").json()["items"]
+        assert item["tags"] == [term for term, _, _ in expected]
+        extension = item["_syndication"]["categories"]
+        assert [(x["term"], x["scheme"], x["label"]) for x in extension] == expected
+        assert [x["slug"] for x in extension] == ["obshchestvo", "obshchestvo", "ivan_ko"]
+        assert extension[0]["url"] == f"{site}/society/"

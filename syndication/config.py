@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from syndication.weburl import normalise_url
+
 PREFIX = "SYNDICATION_"
 _INDEXNOW_KEY = re.compile(r"[a-zA-Z0-9-]{8,128}")
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -90,8 +92,13 @@ class Settings:
             default = getattr(self, key)
             converted[key] = _convert(key, value, default)
             if key in ("public_url", "site_url") and converted[key]:
+                # The bases of every URL we build: as the ingest normalises URLs (an IDN host
+                # in IDNA, so that default article URLs match the site's host for IndexNow).
                 # Trailing slashes would double up when URLs are joined.
-                converted[key] = converted[key].rstrip("/")
+                try:
+                    converted[key] = normalise_url(converted[key]).rstrip("/")
+                except ValueError as exc:
+                    raise ConfigError(f"{PREFIX}{key.upper()}: {exc}") from exc
         settings = replace(self, **converted)
         settings._validate()
         return settings

@@ -10,6 +10,7 @@ from hypothesis import example, given
 from hypothesis import settings as h_settings
 from hypothesis import strategies as st
 
+from syndication.config import ConfigError, Settings
 from syndication.weburl import MAX_LENGTH, normalise_url
 
 # RFC 3986 Appendix A, written out independently of the module under test: an absolute URI
@@ -149,3 +150,15 @@ def test_any_text_is_refused_or_a_strict_idempotent_uri(text: str) -> None:
     assert len(url) <= MAX_LENGTH
     assert RFC3986_HTTP_URI.fullmatch(url), url
     assert normalise_url(url) == url
+
+
+def test_the_site_and_public_bases_are_normalised_too() -> None:
+    """Default article URLs and rubric, tag and month pages are built on them: an IDN site must
+    give the same IDNA host the ingest gives the CMS's URLs (IndexNow compares hosts)."""
+    settings = Settings.load(
+        environ={}, site_url="https://Новости.рф/", public_url="https://feeds.ru"
+    )
+    assert settings.site == "https://xn--b1amnebsh.xn--p1ai"
+    assert settings.public_url == "https://feeds.ru"
+    with pytest.raises(ConfigError, match="SITE_URL"):
+        Settings.load(environ={}, site_url="https://user:pw@example.ru")

@@ -79,7 +79,8 @@ def test_sigkill_with_pending_then_restart(tmp_path: Path, httpserver: HTTPServe
         shown = _outbox(first.db, slow)
         # two article rows and two 'terms' rows (a rubric appeared)
         assert "pending: 4 changes, 2 URLs" in shown  # the IndexNow row
-        assert "pending: 4 changes, 13 URLs" in shown  # the hub row: 4 + 3 × 3 feeds
+        # the hub row: 4 + 3 × 4 feeds (all, two rubrics, one tag, December's archive)
+        assert "pending: 4 changes, 16 URLs" in shown
     finally:
         first.stop(signal.SIGKILL)
 

@@ -53,6 +53,7 @@ class LiveQueue:
         self.target = target
         self.mark: LiveMark | None = None
         self.next_at = math.inf  # epoch seconds when an article after the mark may go live
+        self.page = PAGE
 
     async def load(self, now: float) -> LiveMark:
         self.mark = await self.store.live_mark(self.target.name, start=start_mark(now))
@@ -83,14 +84,14 @@ class LiveQueue:
         urls: dict[str, None] = {}
         mark, count = self.mark, 0
         while True:
-            articles = await self.store.went_live(mark, from_epoch(until), limit=PAGE)
+            articles = await self.store.went_live(mark, from_epoch(until), limit=self.page)
             for article in articles:
                 new = [u for u in self.target.urls(as_change(article), now) if u not in urls]
                 if urls and len(urls) + len(new) > self.target.max_urls:
                     return list(urls), count, mark
                 urls.update(dict.fromkeys(new))
                 mark, count = LiveMark(article.published_at, article.id), count + 1
-            if len(articles) < PAGE:
+            if len(articles) < self.page:
                 return list(urls), count, end
 
     def moved(self, mark: LiveMark) -> None:

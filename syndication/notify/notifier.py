@@ -2,7 +2,9 @@
 
 The write path only calls `wake()` (sets an asyncio.Event: no I/O, no await), so delivery can
 never slow down or fail a write. Writes made by other processes (other workers, `syndication
-import`) are noticed through the store's shared change counter, polled as a memory read.
+import`) are noticed through the store's shared change counter, polled as a memory read. A
+scheduled article going live needs no write: the deliverer wakes for the earliest upcoming
+`published_at` (golive.py).
 """
 
 from __future__ import annotations

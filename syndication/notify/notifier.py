@@ -2,7 +2,9 @@
 
 The write path only calls `wake()` (sets an asyncio.Event: no I/O, no await), so delivery can
 never slow down or fail a write. Writes made by other processes (other workers, `syndication
-import`) are noticed through the store's shared change counter, polled as a memory read.
+import`) are noticed through the store's shared change counter, polled as a memory read. A
+scheduled article going live needs no write: the deliverer wakes for the earliest upcoming
+`published_at` (golive.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -54,6 +56,7 @@ class Notifier:
         poll_seconds: float = 0.5,
         leader_retry_seconds: float = 2.0,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -64,6 +67,9 @@ class Notifier:
         self.poll_seconds = poll_seconds
         self.leader_retry_seconds = leader_retry_seconds
         self.rng = rng or random.Random()
+        # "Now" for what readers can see (a scheduled article's `published_at` against it); the
+        # debounce, polls and retry times run on real time.
+        self.clock = clock
         self._lock = LeaderLock(lock_path(settings.db))
         self._workers: list[_TargetWorker] = []
         self._task: asyncio.Task[None] | None = None
@@ -76,7 +82,7 @@ class Notifier:
         # Every worker makes sure the cursors exist before the server takes its first write, so
         # that no write can fall before a newly configured target's starting point.
         for target in self.targets:
-            await Outbox(self.store, target).cursor()
+            await Outbox(self.store, target, self.clock).cursor()
         self._task = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self) -> None:
@@ -157,7 +163,7 @@ class _TargetWorker:
         self.settings = owner.settings
         self.store = owner.store
         self.target = target
-        self.outbox = Outbox(owner.store, target)
+        self.outbox = Outbox(owner.store, target, owner.clock)
         self.client = client
         self.metrics = owner.metrics
         self.label = target.kind
@@ -172,6 +178,7 @@ class _TargetWorker:
             try:
                 if cursor is None:
                     cursor = await self.outbox.cursor()
+                    await self.outbox.live.plan()
                 cursor = await self._step(cursor)
             except asyncio.CancelledError:
                 raise
@@ -196,14 +203,18 @@ class _TargetWorker:
                 return cursor
         else:
             self._woken.clear()
-            if self.store.change_hint() <= cursor.change_id:
+            live = self.outbox.live
+            if self.store.change_hint() <= cursor.change_id and not live.due(self.owner.clock()):
+                # Until the next write, or the moment a scheduled article may go live.
+                wait = min(self.owner.poll_seconds, live.next_at - self.owner.clock())
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that races with its timeout, and stop() would wait for this loop forever.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.owner.poll_seconds):
+                    async with asyncio.timeout(max(0.0, wait)):
                         await self._woken.wait()
                 return cursor
-            # Debounce: let the burst of writes finish, then send it all at once.
+            # Debounce: let the burst of writes finish, then send it all at once. An article
+            # going live starts the window as a write does.
             if await self.owner.pause(self.settings.notify_debounce_seconds):
                 return cursor
         return await self._drain(cursor)
@@ -213,9 +224,13 @@ class _TargetWorker:
         while not self.owner.stopping:
             batch = await self.outbox.next_batch(cursor.change_id)
             if batch is None:
+                batch = await self.outbox.next_live_batch(cursor.change_id)
+            if batch is None:
                 if cursor.next_attempt_at is not None:  # nothing left to retry
                     cursor = await self.outbox.settle(cursor)
                 self._depth(cursor)
+                # Writes may have scheduled an article sooner than the one awaited.
+                await self.outbox.live.plan()
                 return cursor
             if not batch.urls:  # drafts, 'terms' rows…: nothing to announce
                 cursor = await self.outbox.acknowledge(cursor, batch)
@@ -225,7 +240,11 @@ class _TargetWorker:
             )
             if outcome is None:  # stopping: the batch stays pending
                 return cursor
-            span = f"changes {batch.after + 1}-{batch.last_change_id}"
+            span = (
+                f"changes {batch.after + 1}-{batch.last_change_id}"
+                if batch.live_through is None
+                else f"{batch.changes} articles going live"
+            )
             if outcome.verdict is Verdict.DELIVERED:
                 self.metrics.deliveries.labels(self.label).inc()
                 self.metrics.urls.labels(self.label).inc(len(batch.urls))

@@ -1,6 +1,6 @@
 """Push targets: which URLs a change announces to each, and the HTTP request that carries them.
 
-Pure functions of the change log rows (see `_state_of` in the SQLite store): no I/O here.
+Pure functions of the change log rows (`_state` in the SQLite schema) and the time: no I/O here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import orjson
 
 from syndication.config import Settings
 from syndication.model import ALL_NEWS, Change, Scope, ScopeKind
+from syndication.timeutil import from_epoch, month_key
 from syndication.urls import FEED_FORMATS, YANDEX_PATH, feed_url
 
 # A publish request with a thousand repeated hub.url fields is about 100 KB: well inside what
@@ -35,12 +36,18 @@ class Request:
     body: bytes
 
 
-def _visible_states(change: Change) -> list[dict[str, Any]]:
-    """The article's placements before and after the change that readers could see. A draft is
-    nowhere, so a draft before and after the write changes no feed and no public page."""
+def _visible_states(change: Change, now: float) -> list[dict[str, Any]]:
+    """The article's placements before and after the change that readers could see by `now`
+    (epoch seconds). A draft is nowhere, so a draft before and after the write changes no feed
+    and no public page. A placement whose `published_at` is still ahead is not visible yet: it is
+    announced when it goes live (syndication/notify/golive.py), not now."""
     if change.kind not in _ARTICLE_KINDS:
         return []
-    return [s for s in (change.before, change.after) if s and s.get("status") == "published"]
+    return [
+        s
+        for s in (change.before, change.after)
+        if s and s.get("status") == "published" and s["published_at"] <= now
+    ]
 
 
 class Target(ABC):
@@ -54,8 +61,9 @@ class Target(ABC):
         return f"{self.kind} {self.endpoint}"
 
     @abstractmethod
-    def urls(self, change: Change) -> list[str]:
-        """The URLs this change announces to the target (possibly none)."""
+    def urls(self, change: Change, now: float) -> list[str]:
+        """The URLs this change announces to the target (possibly none) at `now` (epoch
+        seconds): what it changed that readers can see by then."""
 
     @abstractmethod
     def request(self, urls: Sequence[str]) -> Request:
@@ -83,11 +91,11 @@ class WebSubTarget(Target):
     def _scope_feeds(self, scope: Scope) -> list[str]:
         return [feed_url(self.settings, scope, fmt) for fmt in FEED_FORMATS]
 
-    def urls(self, change: Change) -> list[str]:
+    def urls(self, change: Change, now: float) -> list[str]:
         if change.kind == "rubric":
             # A rubric's title or description is shown in its feeds' channel metadata.
             return self._scope_feeds(Scope(ScopeKind.RUBRIC, change.key))
-        states = _visible_states(change)
+        states = _visible_states(change, now)
         if not states:
             return []
         out = list(self._all)
@@ -97,6 +105,10 @@ class WebSubTarget(Target):
         for state in states:
             for slug in state["tags"]:
                 out += self._scope_feeds(Scope(ScopeKind.TAG, slug))
+        for state in states:
+            # The archive of the article's month (site zone), page 1 at the month's own URL.
+            month = month_key(from_epoch(state["published_at"]), self.settings.zone)
+            out += self._scope_feeds(Scope(ScopeKind.MONTH, month))
         return list(dict.fromkeys(out))
 
     def request(self, urls: Sequence[str]) -> Request:
@@ -122,9 +134,9 @@ class IndexNowTarget(Target):
         self.host = (urlsplit(settings.site).hostname or "").lower()
         self.key_location = f"{settings.public_url}/{self.key}.txt"
 
-    def urls(self, change: Change) -> list[str]:
+    def urls(self, change: Change, now: float) -> list[str]:
         out = []
-        for state in _visible_states(change):
+        for state in _visible_states(change, now):
             url = state["url"]
             # IndexNow rejects the whole request (422) when one URL is off the declared host;
             # an article the CMS placed on another site is that site's to announce.

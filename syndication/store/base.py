@@ -199,6 +199,46 @@ class DeliveryCursorStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LiveArticle:
+    """A published article that went live with no write: its placement, as the change log's
+    article states record one (URL, rubric slugs, tag slugs, in order)."""
+
+    id: str
+    published_at: datetime
+    url: str
+    rubrics: list[str]
+    tags: list[str]
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class LiveMark:
+    """How far a push target has announced articles going live: every one whose
+    (published_at, id) is at most this pair. The id "" sorts before every id, so (t, "") leaves
+    all of second t still to announce."""
+
+    published_at: datetime
+    id: str = ""
+
+
+class GoLiveStore(Protocol):
+    """Scheduled articles reaching their `published_at`, and each push target's mark."""
+
+    async def went_live(self, after: LiveMark, until: datetime, *, limit: int) -> list[LiveArticle]:
+        """Published articles with (published_at, id) > `after` and `published_at <= until`,
+        in that order, whose `published_at` is later than their last write: those that became
+        visible with no write of their own. At most `limit`."""
+        ...
+
+    async def live_mark(self, target: str, *, start: LiveMark) -> LiveMark:
+        """The target's mark; a target without one gets `start` first."""
+        ...
+
+    async def save_live_mark(self, target: str, mark: LiveMark) -> None:
+        """Store the mark; it never moves backwards."""
+        ...
+
+
 class Store(
     ArticleWriter,
     FeedReader,
@@ -207,6 +247,7 @@ class Store(
     ChangeLogReader,
     StampReader,
     DeliveryCursorStore,
+    GoLiveStore,
     Protocol,
 ):
     async def open(self) -> None: ...

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from pytest_httpserver import HTTPServer
-from werkzeug import Request
+from werkzeug import Request, Response
 
 from syndication.config import Settings
 from syndication.ingest import validate_article
@@ -41,11 +41,16 @@ def notify_settings(
 
 
 def payload(
-    rubrics: list[str], tags: list[str], *, url: str | None = None, status: str = "published"
+    rubrics: list[str],
+    tags: list[str],
+    *,
+    url: str | None = None,
+    status: str = "published",
+    published_at: str = "2025-12-10T18:08:00+03:00",
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": "Новость",
-        "published_at": "2025-12-10T18:08:00+03:00",
+        "published_at": published_at,
         "rubrics": rubrics,
         "tags": tags,
         "status": status,
@@ -58,6 +63,19 @@ def payload(
 async def put(store: SQLiteStore, settings: Settings, article_id: str, body: dict[str, Any]) -> int:
     result = await store.put_articles([validate_article(body, settings, article_id=article_id)])
     return result.change_id
+
+
+class Script:
+    """Answers the requests in turn with the given (status, headers); records arrival times."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
+        self.answers = list(answers)
+        self.times: list[float] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.times.append(time.monotonic())
+        status, headers = self.answers[min(len(self.times), len(self.answers)) - 1]
+        return Response("nope" if status >= 400 else "", status=status, headers=headers)
 
 
 def hub_urls(request: Request) -> list[str]:
@@ -88,6 +106,8 @@ def feeds(scope: str) -> list[str]:
 
 
 ALL = [*feeds("all"), f"{FEEDS}/feeds/yandex.rss"]
+# The month archive of `payload`'s articles (site zone).
+DECEMBER = feeds("archive/2025-12")
 
 
 def cursor_of(db: Path, target: str) -> DeliveryCursor:

@@ -1,6 +1,6 @@
 """End to end on a real `syndication serve`: nothing pending is lost to SIGKILL, nothing
-acknowledged is sent again after a clean restart, one worker of several delivers, and
-`syndication outbox` shows what waits."""
+acknowledged is sent again after a clean restart, one worker of several delivers (a scheduled
+article too, once it goes live), and `syndication outbox` shows what waits."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from tests.conftest import ROOT, Server, start_server
 from tests.notify.helpers import ALL, KEY, hub_urls, indexnow_body, payload, requests_to
@@ -79,7 +82,8 @@ def test_sigkill_with_pending_then_restart(tmp_path: Path, httpserver: HTTPServe
         shown = _outbox(first.db, slow)
         # two article rows and two 'terms' rows (a rubric appeared)
         assert "pending: 4 changes, 2 URLs" in shown  # the IndexNow row
-        assert "pending: 4 changes, 13 URLs" in shown  # the hub row: 4 + 3 × 3 feeds
+        # the hub row: 4 + 3 × 4 feeds (all, two rubrics, one tag, December's archive)
+        assert "pending: 4 changes, 16 URLs" in shown
     finally:
         first.stop(signal.SIGKILL)
 
@@ -122,6 +126,37 @@ def test_one_of_several_workers_delivers(tmp_path: Path, httpserver: HTTPServer)
         _wait(lambda: sorted(_urls(httpserver)) == expected)
         time.sleep(1.5)
         assert sorted(_urls(httpserver)) == expected  # each URL exactly once
+    finally:
+        server.stop()
+    _clean_log(server)
+
+
+def test_scheduled_article_is_announced_once_when_it_goes_live(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    arrivals: list[float] = []
+
+    def answer(request: Request) -> Response:
+        arrivals.append(time.time())
+        return Response("", status=204 if request.path == "/hub" else 202)
+
+    httpserver.expect_request("/hub", method="POST").respond_with_handler(answer)
+    httpserver.expect_request("/indexnow", method="POST").respond_with_handler(answer)
+    server = start_server(tmp_path, env=_env(httpserver, debounce=0.3), workers=2)
+    try:
+        at = int(time.time()) + 3
+        published = datetime.fromtimestamp(at, UTC).isoformat()
+        with server.client() as c:
+            body = payload(["glavnoe"], [], published_at=published)
+            assert c.put("/api/articles/g1", json=body).status_code == 201
+        _wait(lambda: len(httpserver.log) == 2)
+        assert min(arrivals) >= at  # not when written: when it went live
+        assert _urls(httpserver) == ["https://example.ru/news/g1/"]
+        [hub] = requests_to(httpserver, "/hub")
+        month = datetime.fromtimestamp(at, ZoneInfo("Europe/Moscow")).strftime("%Y-%m")
+        assert f"https://feeds.example.ru/feeds/archive/{month}.rss" in hub_urls(hub)
+        time.sleep(1.5)
+        assert len(httpserver.log) == 2  # by one worker of the two, once
     finally:
         server.stop()
     _clean_log(server)

@@ -11,29 +11,15 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from syndication.config import Settings
 from syndication.metrics import Metrics
 from syndication.notify import Notifier
 from syndication.store import SQLiteStore
 from tests.conftest import free_port
-from tests.notify.helpers import cursor_of, notify_settings, payload, put, wait_for
+from tests.notify.helpers import Script, cursor_of, notify_settings, payload, put, wait_for
 
 pytestmark = pytest.mark.anyio
-
-
-class Script:
-    """Answers the requests in turn with the given (status, headers); records arrival times."""
-
-    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
-        self.answers = list(answers)
-        self.times: list[float] = []
-
-    def __call__(self, request: Request) -> Response:
-        self.times.append(time.monotonic())
-        status, headers = self.answers[min(len(self.times), len(self.answers)) - 1]
-        return Response("nope" if status >= 400 else "", status=status, headers=headers)
 
 
 async def _run(

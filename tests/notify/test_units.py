@@ -12,7 +12,7 @@ from syndication.config import Settings
 from syndication.model import Change
 from syndication.notify.delivery import backoff, parse_retry_after
 from syndication.notify.targets import IndexNowTarget, WebSubTarget
-from tests.notify.helpers import ALL, feeds
+from tests.notify.helpers import ALL, DECEMBER, feeds
 
 
 def test_retry_after_seconds_and_http_date() -> None:
@@ -42,28 +42,68 @@ def _change(kind: str, before: dict[str, object] | None, after: dict[str, object
     return Change(1, datetime.now(UTC), kind, "x", before, after)
 
 
-def _state(status: str = "published", url: str = "https://example.ru/news/x/") -> dict[str, object]:
-    return {"status": status, "published_at": 1, "url": url, "rubrics": ["r"], "tags": ["t"]}
+# 2025-12-10 15:08 UTC; each state below is published at it unless it says otherwise.
+PUBLISHED = 1_765_379_280
+NOW = PUBLISHED + 60.0
 
 
-def test_targets_select_urls(settings: Settings) -> None:
+def _state(
+    status: str = "published", url: str = "https://example.ru/news/x/", at: int = PUBLISHED
+) -> dict[str, object]:
+    return {"status": status, "published_at": at, "url": url, "rubrics": ["r"], "tags": ["t"]}
+
+
+def _targets(settings: Settings) -> tuple[WebSubTarget, IndexNowTarget]:
     s = replace(
         settings,
         websub_hub="https://hub.example/",
         indexnow_endpoint="https://api.indexnow.org/indexnow",
         indexnow_key="0123456789abcdef",
     )
-    hub, indexnow = WebSubTarget(s), IndexNowTarget(s)
+    return WebSubTarget(s), IndexNowTarget(s)
+
+
+def test_targets_select_urls(settings: Settings) -> None:
+    hub, indexnow = _targets(settings)
     created = _change("article", None, _state())
-    assert hub.urls(created) == [*ALL, *feeds("rubric/r"), *feeds("tag/t")]
-    assert indexnow.urls(created) == ["https://example.ru/news/x/"]
+    assert hub.urls(created, NOW) == [*ALL, *feeds("rubric/r"), *feeds("tag/t"), *DECEMBER]
+    assert indexnow.urls(created, NOW) == ["https://example.ru/news/x/"]
     unpublished = _change("article", _state(), _state("draft"))
-    assert indexnow.urls(unpublished) == ["https://example.ru/news/x/"]
+    assert indexnow.urls(unpublished, NOW) == ["https://example.ru/news/x/"]
     drafts = _change("article", _state("draft"), _state("draft"))
-    assert hub.urls(drafts) == indexnow.urls(drafts) == []
+    assert hub.urls(drafts, NOW) == indexnow.urls(drafts, NOW) == []
     # another site's URL would make IndexNow refuse the whole batch
     elsewhere = _change("article", None, _state(url="https://other.example/news/x/"))
-    assert indexnow.urls(elsewhere) == []
-    assert hub.urls(_change("rubric", None, {"title": "R"})) == feeds("rubric/x")
-    assert indexnow.urls(_change("rubric", None, {"title": "R"})) == []
-    assert hub.urls(_change("terms", None, {"rubrics": ["r"]})) == []
+    assert indexnow.urls(elsewhere, NOW) == []
+    assert hub.urls(_change("rubric", None, {"title": "R"}), NOW) == feeds("rubric/x")
+    assert indexnow.urls(_change("rubric", None, {"title": "R"}), NOW) == []
+    assert hub.urls(_change("terms", None, {"rubrics": ["r"]}), NOW) == []
+
+
+def test_month_archives_of_both_states_in_the_site_zone(settings: Settings) -> None:
+    hub, _ = _targets(settings)
+    assert settings.zone.key == "Europe/Moscow"
+    # 2025-11-30 21:30 UTC is already December in Moscow (UTC+3).
+    late_november_utc = int(datetime(2025, 11, 30, 21, 30, tzinfo=UTC).timestamp())
+    october = int(datetime(2025, 10, 5, 12, 0, tzinfo=UTC).timestamp())
+    moved = _change("article", _state(at=october), _state(at=late_november_utc))
+    urls = hub.urls(moved, NOW)
+    assert [u for u in urls if "/archive/" in u] == [*feeds("archive/2025-10"), *DECEMBER]
+    assert feeds("archive/2025-11")[0] not in urls
+
+
+def test_a_placement_not_yet_visible_is_not_announced(settings: Settings) -> None:
+    hub, indexnow = _targets(settings)
+    scheduled = _change("article", None, _state(at=PUBLISHED + 3600))
+    assert hub.urls(scheduled, NOW) == indexnow.urls(scheduled, NOW) == []
+    # once its time has come (a delivery that comes late), it is what readers see
+    assert indexnow.urls(scheduled, PUBLISHED + 3600) == ["https://example.ru/news/x/"]
+    # edited before it went live: nothing yet
+    edited = _change("article", _state(at=PUBLISHED + 3600), _state(at=PUBLISHED + 7200))
+    assert hub.urls(edited, NOW) == indexnow.urls(edited, NOW) == []
+    # a live article moved into the future leaves its feeds now; its new place waits
+    postponed = _change(
+        "article", _state(), _state(at=PUBLISHED + 3600, url="https://example.ru/y/")
+    )
+    assert indexnow.urls(postponed, NOW) == ["https://example.ru/news/x/"]
+    assert hub.urls(postponed, NOW) == [*ALL, *feeds("rubric/r"), *feeds("tag/t"), *DECEMBER]

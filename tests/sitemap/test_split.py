@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -98,7 +97,6 @@ async def test_row_bound_covers_the_largest_row(store: SQLiteStore, settings: Se
 async def test_real_limits_split_50001_articles_in_two(
     store: SQLiteStore, settings: Settings
 ) -> None:
-    t0 = time.perf_counter()
     first = epoch(NOV)
     bulk_insert(
         settings.db,
@@ -113,4 +111,3 @@ async def test_real_limits_split_50001_articles_in_two(
         "https://feeds.example.ru/sitemaps/articles-2025-11.xml",
         "https://feeds.example.ru/sitemaps/articles-2025-11-2.xml",
     ]
-    assert time.perf_counter() - t0 < 20

@@ -143,17 +143,31 @@ async def test_invalidation_is_precise(store: SQLiteStore, settings: Settings) -
 
 
 async def test_a_change_during_a_render_is_not_lost(store: SQLiteStore, settings: Settings) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def held(ctx: RenderContext) -> Rendered:
+        # The first render waits for the write: the race happens every time, not by timing.
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            started.set()
+            await release.wait()
+        return Rendered(f"<doc>{calls}</doc>".encode(), "application/xml; charset=utf-8",
+                        last_modified=datetime(2025, 12, 1, tzinfo=UTC))  # fmt: skip
+
     cache = DocumentCache(store, settings, Metrics())
-    build = Counting(delay=0.1)
-    doc = Document("all", "feed", frozenset({"all"}), build)
+    doc = Document("all", "feed", frozenset({"all"}), held)
     await cache.sync()
     rendering = asyncio.create_task(cache.get(doc))
-    await asyncio.sleep(0.02)
+    await started.wait()
     await store.put_articles([article(settings, "a")])
     await cache.sync()  # a request after the write: the render under way is now stale
-    await rendering
-    await cache.get(doc)
-    assert build.calls == 2
+    release.set()
+    # The stale render reaches its waiter; the cache does not keep it.
+    assert (await rendering).body == b"<doc>1</doc>"
+    assert (await cache.get(doc)).body == b"<doc>2</doc>"
+    assert calls == 2
 
 
 async def test_scheduled_article_expires_the_cache(store: SQLiteStore, settings: Settings) -> None:

@@ -646,20 +646,24 @@ def compare_store(base: str, model: Model, docs: list[Doc]) -> list[str]:
 
 
 def run(seconds: float = 60, *, readers: int = 6, seed: int = 1, workers: int = 2,
-        tmp: Path | None = None) -> Report:  # fmt: skip
-    """Serve, soak for `seconds`, compare, stop; everything in a fresh temporary folder."""
+        min_requests: int = 0, tmp: Path | None = None) -> Report:  # fmt: skip
+    """Serve, soak for `seconds` (and on until `min_requests` requests were made, so that a slow
+    machine does as much as a test expects; a server that stopped answering ends it 600 s
+    later), compare, stop; everything in a fresh temporary folder."""
     with (
         tempfile.TemporaryDirectory(prefix="soak-", dir=tmp) as folder,
         serving(Path(folder), workers) as (base, _process, log),
     ):
-        report = _soak(base, seconds, readers, seed, workers)
+        report = _soak(base, seconds, readers, seed, workers, min_requests)
         report.tracebacks = log.read_bytes().count(b"Traceback")
         if report.tracebacks:
             report.note("log", log.read_text()[-3000:])
     return report
 
 
-def _soak(base: str, seconds: float, readers: int, seed: int, workers: int) -> Report:
+def _soak(
+    base: str, seconds: float, readers: int, seed: int, workers: int, min_requests: int
+) -> Report:
     report = Report()
     model = Model()
     rng = random.Random(seed)
@@ -690,6 +694,12 @@ def _soak(base: str, seconds: float, readers: int, seed: int, workers: int) -> R
     for t in threads:
         t.start()
     stop.wait(seconds)
+    while report.requests < min_requests and not stop.is_set():
+        if time.monotonic() > started + seconds + 600:
+            report.errors += 1
+            report.note("error", f"only {report.requests} requests in {seconds + 600:.0f} s")
+            break
+        time.sleep(0.1)
     stop.set()
     for t in threads:
         t.join()

@@ -89,7 +89,8 @@ def test_an_articles_own_feed_shows_only_that_article() -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    return run(10, tmp=Path(tmp_path_factory.mktemp("soak")))
+    # 10 s, or longer on a machine too slow to make 1,500 requests in that time.
+    return run(10, min_requests=1500, tmp=Path(tmp_path_factory.mktemp("soak")))
 
 
 def details(report: Report) -> str:
@@ -101,7 +102,7 @@ def details(report: Report) -> str:
 def test_soak_without_errors_and_the_store_equals_the_model(report: Report) -> None:
     # The run did what it is for: reads of every kind, conditional ones answered 304, and every
     # kind of write, on two workers.
-    assert report.requests > 500, details(report)
+    assert report.requests >= 1500, details(report)
     assert report.not_modified > 0, details(report)
     assert {"create", "edit", "delete"} <= set(report.writes), details(report)
     assert len(report.memory) == 2, details(report)

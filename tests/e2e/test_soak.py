@@ -116,9 +116,9 @@ def test_soak_without_errors_and_the_store_equals_the_model(report: Report) -> N
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="known server bugs the soak found (issue 11): a month archive rendered while a write "
-    "adds to its month drops its oldest item (count and items read apart, feeds/build.py "
-    "_archive_page); If-Modified-Since gets 304 for bytes older than an acknowledged write",
+    reason="two server bugs the soak found, pinned in tests/test_soak_findings.py: a month "
+    "archive rendered across a write drops its oldest article; If-Modified-Since gets a 304 for "
+    "bytes older than an acknowledged write (stamp clock read before the commit)",
     strict=False,
 )
 def test_soak_reads_nothing_stale(report: Report) -> None:

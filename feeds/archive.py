@@ -31,17 +31,6 @@ def page_count(count: int, size: int) -> int:
     return -(-count // size)
 
 
-def page_slice(count: int, page: int, size: int) -> tuple[int, int]:
-    """(offset, limit) of page `page` in the store's newest-first order of the month.
-
-    Pages are counted from the month's oldest article, so page `page` holds the articles at
-    oldest-first positions [(page - 1) * size, page * size).
-    """
-    newest_first_end = count - (page - 1) * size
-    offset = max(0, newest_first_end - size)
-    return offset, newest_first_end - offset
-
-
 def page_path(month: str, page: int, fmt: str) -> str:
     suffix = f"-{page}" if page > 1 else ""
     return f"/feeds/archive/{month}{suffix}.{fmt}"

@@ -219,8 +219,11 @@ async def _archive_page(
     pages = archive.page_count(count, size)
     if page > pages:
         raise DocumentNotFound(f"{scope.key} has {pages} archive page(s), not {page}")
-    offset, limit = archive.page_slice(count, page, size)
-    articles = await store.articles(scope, now=now, limit=limit, offset=offset)
+    # Counted from the oldest end, the slice is the page's whatever the month's count is now:
+    # a write between the count and this read cannot tear it.
+    articles = await store.articles(
+        scope, now=now, limit=size, offset=(page - 1) * size, oldest_first=True
+    )
     # The month still running can change with every write, so it is no archive yet.
     closed = scope.key != month_key(now, settings.zone)
     # Any page shifts when an article of the month comes or goes, and the month closing (an

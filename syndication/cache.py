@@ -57,6 +57,14 @@ THREAD_COMPRESS = 4 * 1024
 # (up to 6 threads, each allocating bodies in its own arena) a 4,000-URL crawl with a 64 MiB
 # bound peaked at 181 MiB RSS; with these two, at 164 MiB (bench/serve.py row e).
 _COMPRESSORS = ThreadPoolExecutor(2, thread_name_prefix="compress")
+# Seconds added to a change's stamp to make a Last-Modified. The stamp is the whole second of the
+# transaction's last statement before COMMIT: the commit itself may land in the next second, and a
+# response sent before it, within that second, carries that second. Two seconds put every date
+# derived from the change after any date sent before it (unless the commit lags its last statement
+# by a second or more). Until then, a render is capped at now and done again after that second.
+STAMP_MARGIN = timedelta(seconds=2)
+# Renders of one request that a change may overlap, before the last is served anyway.
+RENDER_ATTEMPTS = 4
 # Past this many unapplied changes (a bulk import), clearing everything is cheaper.
 MAX_CHANGES_TO_APPLY = 20_000
 
@@ -335,17 +343,33 @@ class DocumentCache:
 
     async def _render_into(self, doc: Document, flight: _Flight) -> None:
         try:
-            entry = await self._render(doc)
+            entry = await self._render_consistent(doc)
         except BaseException as exc:
             if self._inflight.get(doc.key) is flight:
                 del self._inflight[doc.key]
             flight.future.set_exception(exc)
             raise
-        if self._inflight.get(doc.key) is flight:
+        current = self._inflight.get(doc.key)
+        if current is flight:
             del self._inflight[doc.key]
-            if not self._changed_since(entry.change_id, entry.deps):
-                self._keep(entry)
+        # A flight that a change dropped while it rendered may still have ended current (it
+        # rendered again); a newer flight of the same document installs its own.
+        if current in (flight, None) and not self._changed_since(entry.change_id, entry.deps):
+            self._keep(entry)
         flight.future.set_result(entry)
+
+    async def _render_consistent(self, doc: Document) -> Entry:
+        """A render that no change touched while it ran. A builder reads the store several
+        times (a count, then a page of items): a write between two reads would leave bytes that
+        no state of the store ever had. Past RENDER_ATTEMPTS (writes that never pause), the last
+        render is served, and not kept."""
+        for _ in range(RENDER_ATTEMPTS):
+            entry = await self._render(doc)
+            await self.sync()
+            if not self._changed_since(entry.change_id, entry.deps):
+                break
+            self.metrics.rerendered(doc.kind)
+        return entry
 
     def _keep(self, entry: Entry) -> None:
         table = self._documents if entry.status == 200 else self._missing
@@ -413,8 +437,8 @@ class DocumentCache:
         """Derived from the store alone, so every worker and every restart agree: the newest of
         the document's content date (which covers scheduled articles going live), the last
         change that raised any of its tags and the settings' taking effect, never later than
-        now. A change is stamped in whole seconds: one second is added, so that the stamp is
-        later than any response sent before the change (a response of the change's own second
+        now. A change is stamped in whole seconds: STAMP_MARGIN is added, so that the date is
+        later than any response sent before the change (a response of the change's own seconds
         is capped at now, and `serving` answers If-Modified-Since of the current second in
         full). Also whether it was capped at now."""
         if self._settings_at is None:
@@ -422,7 +446,7 @@ class DocumentCache:
         stamp = await self.store.dependency_stamp(deps) if deps else None
         candidates = [self._settings_at]
         if stamp is not None:
-            candidates.append(stamp + timedelta(seconds=1))
+            candidates.append(stamp + STAMP_MARGIN)
         if content_date is not None:
             candidates.append(content_date.replace(microsecond=0))
         newest, cap = max(candidates), datetime.fromtimestamp(int(now), UTC)

@@ -1,6 +1,5 @@
-"""What bench/soak.py found, pinned down deterministically (issue 11). Both are server bugs not
-fixed on this branch: the tests are strict xfails, so the fix that makes one pass must drop its
-marker (and tests/e2e/test_soak.py's xfail once both are gone)."""
+"""What bench/soak.py found, pinned down deterministically (issue 11): an archive page read
+apart from its month's count, and a change stamped with the clock read before its commit."""
 
 from __future__ import annotations
 
@@ -49,11 +48,6 @@ class WriteBetweenReads:
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="feeds/build.py _archive_page reads the month's count and its items apart: a write "
-    "between them shifts the page window (the oldest article drops out)",
-)
 async def test_an_archive_page_rendered_across_a_write_shows_one_state(
     store: SQLiteStore, settings: Settings
 ) -> None:
@@ -71,12 +65,6 @@ def _until(instant: float) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a change is stamped with the clock read before its commit (store/sqlite/writes.py, "
-    "modified_at): a commit in the next second gives the bytes after it the Last-Modified of the "
-    "bytes before it, and If-Modified-Since answers 304 for the old bytes",
-)
 def test_bytes_changed_by_a_write_never_keep_their_last_modified(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

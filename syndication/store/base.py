@@ -78,9 +78,17 @@ class FeedReader(Protocol):
     async def tags(self) -> list[Tag]: ...
 
     async def articles(
-        self, scope: Scope, *, now: datetime, limit: int, offset: int = 0
+        self,
+        scope: Scope,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[Article]:
-        """Published articles of `scope` with `published_at <= now`, newest first."""
+        """Published articles of `scope` with `published_at <= now`, newest first; with
+        `oldest_first`, `offset` and `limit` count from the oldest end (still returned newest
+        first): a slice that a newer article cannot shift."""
         ...
 
 

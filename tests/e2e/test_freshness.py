@@ -20,7 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app import create_app
-from syndication.cache import DocumentCache
+from syndication.cache import STAMP_MARGIN, DocumentCache
 from syndication.config import Settings
 from tests.conftest import TOKEN, Server, start_server
 
@@ -74,9 +74,9 @@ def renders_after(client: TestClient, action: Any, gone: frozenset[str] = frozen
     cache: DocumentCache = client.app.cache  # type: ignore[attr-defined]
     for path in DOCUMENTS:
         assert client.get(path).status_code == 200, path
-    # What was rendered within the seed's own second is rendered once more after it (its
+    # What was rendered within the seed's STAMP_MARGIN is rendered once more after it (its
     # Last-Modified was capped at now): let that happen before counting.
-    _after_second_of(formatdate(usegmt=True))
+    _after_second_of(formatdate(usegmt=True), STAMP_MARGIN.total_seconds())
     for path in DOCUMENTS:
         assert client.get(path).status_code == 200, path
     before = dict(cache.render_counts)
@@ -265,9 +265,9 @@ def test_conditional_get_compression_and_head(server: Server) -> None:
             assert (
                 c.get(path, headers={"If-None-Match": raw["br"].headers["etag"]}).status_code == 304
             )
-            # Within a write's own second, Last-Modified is capped at now and a date of the
+            # Within a write's STAMP_MARGIN, Last-Modified is capped at now and a date of the
             # current second is answered in full: past it, the date settles, and is honoured.
-            _after_second_of(last_modified)
+            _after_second_of(last_modified, STAMP_MARGIN.total_seconds())
             settled = c.get(path).headers["last-modified"]
             _after_second_of(settled)
             assert c.get(path, headers={"If-Modified-Since": settled}).status_code == 304
@@ -287,9 +287,9 @@ def test_conditional_get_compression_and_head(server: Server) -> None:
         )
 
 
-def _after_second_of(http_date: str) -> None:
-    """Wait until the second an HTTP date names is over."""
-    end = parsedate_to_datetime(http_date).timestamp() + 1
+def _after_second_of(http_date: str, seconds: float = 1) -> None:
+    """Wait until the second an HTTP date names (and `seconds - 1` more) is over."""
+    end = parsedate_to_datetime(http_date).timestamp() + seconds
     while time.time() < end:
         time.sleep(0.02)
 

@@ -115,11 +115,5 @@ def test_soak_without_errors_and_the_store_equals_the_model(report: Report) -> N
 
 @pytest.mark.e2e
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="two server bugs the soak found, pinned in tests/test_soak_findings.py: a month "
-    "archive rendered across a write drops its oldest article; If-Modified-Since gets a 304 for "
-    "bytes older than an acknowledged write (stamp clock read before the commit)",
-    strict=False,
-)
 def test_soak_reads_nothing_stale(report: Report) -> None:
     assert report.stale == 0, details(report)

@@ -34,22 +34,34 @@ class FeedQueries:
         return (await self._hydrate(rows))[0] if rows else None
 
     async def articles(
-        self, scope: Scope, *, now: datetime, limit: int, offset: int = 0
+        self,
+        scope: Scope,
+        *,
+        now: datetime,
+        limit: int,
+        offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[Article]:
         columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+        order = "ASC" if oldest_first else "DESC"
         if scope.kind in (ScopeKind.RUBRIC, ScopeKind.TAG):
             links, params = links_sql(scope, now)
             # Page through the links' index first, then read only the page's article rows.
             sql = (
                 f"SELECT {columns} FROM (SELECT l.article_id, l.published_at {links}"
-                " ORDER BY l.published_at DESC, l.article_id DESC LIMIT ? OFFSET ?) p"
+                f" ORDER BY l.published_at {order}, l.article_id {order} LIMIT ? OFFSET ?) p"
                 " JOIN articles a ON a.id = p.article_id"
                 " ORDER BY p.published_at DESC, p.article_id DESC"
             )
         else:
             where, params = articles_sql(scope, now, self.zone)
             sql = (
-                f"SELECT {columns} {where} ORDER BY a.published_at DESC, a.id DESC LIMIT ? OFFSET ?"
+                f"SELECT * FROM (SELECT {columns} {where}"
+                f" ORDER BY a.published_at {order}, a.id {order} LIMIT ? OFFSET ?)"
+                " ORDER BY published_at DESC, id DESC"
+                if oldest_first
+                else f"SELECT {columns} {where} ORDER BY a.published_at DESC, a.id DESC"
+                " LIMIT ? OFFSET ?"
             )
         return await self._hydrate(await self.db.fetchall(sql, [*params, limit, offset]))
 

@@ -353,10 +353,15 @@ def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
 
 def fold_stamps_sql() -> str:
     """The statement that folds the change rows not yet in `stamps` into it. Needs the
-    `stamp_tags(kind, key, before, after)` SQL function (the writer registers it)."""
+    `stamp_tags(kind, key, before, after)` SQL function (the writer registers it).
+
+    The stamp is the clock at the fold, the transaction's last statement before COMMIT, and not
+    the write's own time read before its statements ran: a Last-Modified derived from it must be
+    later than any response sent before the commit (see syndication.cache.STAMP_MARGIN)."""
     return (
         "INSERT INTO stamps (dep, at, change_id)"
-        " SELECT j.value, max(c.at), max(c.id) FROM changes c,"
+        " SELECT j.value, max(max(c.at), CAST(strftime('%s', 'now') AS INTEGER)), max(c.id)"
+        " FROM changes c,"
         f" json_each(json_insert(stamp_tags(c.kind, c.key, c.before, c.after), '$[#]', '{STAMP_ALL}')) j"
         " WHERE c.id > coalesce((SELECT max(change_id) FROM stamps), 0) GROUP BY j.value"
         " ON CONFLICT (dep) DO UPDATE SET at = max(at, excluded.at),"

@@ -121,6 +121,11 @@ class Notifier:
                 await self._stop.wait()
         return self.stopping
 
+    async def debounce(self) -> bool:
+        """The debounce window before a batch goes out (a method of its own so that a test can
+        hold it open); True when stopping."""
+        return await self.pause(self.settings.notify_debounce_seconds)
+
     async def interruptible(self, work: Awaitable[T]) -> T | None:
         """`work`'s result, or None when stop() came first (and `work` was cancelled): only for
         work that is safe to cancel, such as an HTTP request."""
@@ -147,7 +152,7 @@ class Notifier:
         self.metrics.leader.set(1)
         async with httpx.AsyncClient(
             timeout=self.settings.notify_timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # see delivery.send
             headers={"User-Agent": USER_AGENT},
         ) as client:
             self._workers = [_TargetWorker(self, target, client) for target in self.targets]
@@ -215,7 +220,7 @@ class _TargetWorker:
                 return cursor
             # Debounce: let the burst of writes finish, then send it all at once. An article
             # going live starts the window as a write does.
-            if await self.owner.pause(self.settings.notify_debounce_seconds):
+            if await self.owner.debounce():
                 return cursor
         return await self._drain(cursor)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from syndication.config import Settings
+from syndication.notify import delivery
 from syndication.notify.delivery import Verdict, backoff, send
 from syndication.notify.leader import LeaderLock
 from syndication.notify.metrics import NotifyMetrics
@@ -202,8 +204,15 @@ class _TargetWorker:
     async def _step(self, cursor: DeliveryCursor) -> DeliveryCursor:
         self._depth(cursor)
         if cursor.next_attempt_at is not None:
+            # A retry time stored before Retry-After was capped (up to the year 5195) waits no
+            # longer than any this version chooses: its deadline is pulled in, in memory.
+            longest = max(delivery.RETRY_AFTER_MAX, self.settings.notify_backoff_max_seconds)
+            at = cursor.next_attempt_at
+            if at - time.time() > longest:
+                at = time.time() + longest
+                cursor = dataclasses.replace(cursor, next_attempt_at=at)
             # A failed batch waits for its time; writes meanwhile join it when it is rebuilt.
-            delay = cursor.next_attempt_at - time.time()
+            delay = at - time.time()
             if delay > 0 and await self.owner.pause(delay):
                 return cursor
         else:

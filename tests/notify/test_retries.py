@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from syndication.config import Settings
 from syndication.metrics import Metrics
-from syndication.notify import Notifier
+from syndication.notify import Notifier, delivery
 from syndication.notify.delivery import RETRY_AFTER_MAX
 from syndication.store import SQLiteStore
 from tests.conftest import free_port
@@ -233,6 +233,34 @@ async def test_a_retry_after_of_millennia_is_capped(
     assert at is not None
     # One day from the answer (a minute of leeway for a slow machine), not the year 5195.
     assert script.wall[0] + RETRY_AFTER_MAX <= at <= script.wall[0] + RETRY_AFTER_MAX + 60
+
+
+async def test_a_far_retry_time_stored_earlier_is_pulled_in(
+    settings: Settings,
+    store: SQLiteStore,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What an older version stored for `Retry-After: 99999999999`; a short cap stands in for
+    # the day so that the test need not wait one.
+    monkeypatch.setattr(delivery, "RETRY_AFTER_MAX", 0.3)
+    httpserver.expect_request("/indexnow", method="POST").respond_with_data("", status=202)
+    s = notify_settings(settings, httpserver, hub=False, notify_backoff_max_seconds=0.3)
+    first = Notifier(s, store, Metrics(), poll_seconds=0.05)
+    await first.start()  # creates the cursor
+    await first.stop()
+    name = first.targets[0].name
+    stuck = replace(cursor_of(store.path, name), attempts=1, next_attempt_at=99999999999.0 + 1e9)
+    await store.save_delivery_cursor(stuck)
+    await put(store, s, "r1", payload(["glavnoe"], []))
+    again = Notifier(s, store, Metrics(), poll_seconds=0.05)
+    await again.start()
+    try:
+        last = await store.last_change_id()
+        await wait_for(lambda: cursor_of(store.path, name).change_id == last)
+        assert len(requests_to(httpserver, "/indexnow")) == 1
+    finally:
+        await again.stop()
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -82,38 +83,52 @@ def _absolute_srcset(base: str, value: str) -> str | None:
     return ", ".join(candidates) or None
 
 
+# The base URL of the fragment being cleaned, for the attribute filter below: one Cleaner serves
+# every article, and ammonia calls the filter synchronously on the calling thread.
+_base = threading.local()
+_WEB = ("https://", "http://")
+
+
+def _absolutise(tag: str, name: str, value: str) -> str | None:
+    """Ammonia's attribute filter: every URL made absolute on the parsed tree, so that text that
+    merely looks like an attribute is never touched. None removes the attribute.
+
+    Links may also be mailto: and tel:; images and quotation sources must be web URLs."""
+    if name == "href":
+        return value if value.startswith(_WEB) else absolute_url(_base.url, value)
+    if name in ("src", "cite"):
+        if value.startswith(_WEB):
+            return value
+        url = absolute_url(_base.url, value)
+        return url if url is not None and urlsplit(url).scheme in ("http", "https") else None
+    if name == "srcset":
+        return _absolute_srcset(_base.url, value)
+    return value
+
+
 _CLEANER = nh3.Cleaner(
     tags=set(ALLOWED_TAGS),
     clean_content_tags=_DROP_WITH_CONTENT,
     attributes=ALLOWED_ATTRIBUTES,
+    attribute_filter=_absolutise,
     url_schemes=set(URL_SCHEMES),
     link_rel="noopener",
     strip_comments=True,
 )
-# Ammonia serialises every attribute as name="value" with `"` escaped, so this finds them all.
-_URL_ATTRIBUTE = re.compile(r'\s(href|src|cite|srcset)="([^"]*)"')
-_ABSOLUTE = ("https://", "http://", "mailto:", "tel:")
-
-
-def _absolutise(match: re.Match[str], base: str) -> str:
-    name, value = match[1], match[2]
-    if name == "srcset":
-        new = _absolute_srcset(base, value)
-    elif value.startswith(_ABSOLUTE):
-        return match[0]
-    else:
-        new = absolute_url(base, value)
-    return "" if new is None else f' {name}="{new}"'
 
 
 def sanitize_html(fragment: str, base_url: str) -> str:
     """Allow-list sanitising with every link and image made absolute against `base_url`.
 
-    Ammonia's attribute_filter callback would do the URLs in the same pass, but calling into
-    Python per attribute doubles the cost; a regex over the cleaned output is cheaper.
+    URLs are rewritten by ammonia's attribute filter, on attributes of the parsed tree: a regular
+    expression over the serialised HTML cannot tell an attribute from text that looks like one.
     """
-    cleaned: str = _CLEANER.clean(xml_safe(fragment))
-    return _URL_ATTRIBUTE.sub(lambda m: _absolutise(m, base_url), cleaned).strip()
+    _base.url = base_url
+    try:
+        cleaned: str = _CLEANER.clean(xml_safe(fragment))
+    finally:
+        del _base.url
+    return cleaned.strip()
 
 
 _TAG = re.compile(r"<[^>]*>")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from syndication.config import Settings
+from syndication.notify import delivery
 from syndication.notify.delivery import Verdict, backoff, send
 from syndication.notify.leader import LeaderLock
 from syndication.notify.metrics import NotifyMetrics
@@ -121,6 +123,11 @@ class Notifier:
                 await self._stop.wait()
         return self.stopping
 
+    async def debounce(self) -> bool:
+        """The debounce window before a batch goes out (a method of its own so that a test can
+        hold it open); True when stopping."""
+        return await self.pause(self.settings.notify_debounce_seconds)
+
     async def interruptible(self, work: Awaitable[T]) -> T | None:
         """`work`'s result, or None when stop() came first (and `work` was cancelled): only for
         work that is safe to cancel, such as an HTTP request."""
@@ -147,7 +154,7 @@ class Notifier:
         self.metrics.leader.set(1)
         async with httpx.AsyncClient(
             timeout=self.settings.notify_timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # see delivery.send
             headers={"User-Agent": USER_AGENT},
         ) as client:
             self._workers = [_TargetWorker(self, target, client) for target in self.targets]
@@ -197,8 +204,15 @@ class _TargetWorker:
     async def _step(self, cursor: DeliveryCursor) -> DeliveryCursor:
         self._depth(cursor)
         if cursor.next_attempt_at is not None:
+            # A retry time stored before Retry-After was capped (up to the year 5195) waits no
+            # longer than any this version chooses: its deadline is pulled in, in memory.
+            longest = max(delivery.RETRY_AFTER_MAX, self.settings.notify_backoff_max_seconds)
+            at = cursor.next_attempt_at
+            if at - time.time() > longest:
+                at = time.time() + longest
+                cursor = dataclasses.replace(cursor, next_attempt_at=at)
             # A failed batch waits for its time; writes meanwhile join it when it is rebuilt.
-            delay = cursor.next_attempt_at - time.time()
+            delay = at - time.time()
             if delay > 0 and await self.owner.pause(delay):
                 return cursor
         else:
@@ -215,7 +229,7 @@ class _TargetWorker:
                 return cursor
             # Debounce: let the burst of writes finish, then send it all at once. An article
             # going live starts the window as a write does.
-            if await self.owner.pause(self.settings.notify_debounce_seconds):
+            if await self.owner.debounce():
                 return cursor
         return await self._drain(cursor)
 

@@ -35,7 +35,11 @@ CASES = [
         "&laquo;",
     ),
     ("<p>Щука — ЯЗЬ ёж</p>", "Щука — ЯЗЬ ёж", "&#"),
-]
+    # Text that looks like an attribute stays text; the link after it keeps its element.
+    ('<p>Write href="/docs" here</p>', 'Write href="/docs" here', "https://example.ru/docs"),
+    ('<b>bold href="javascript:</b><a title="t">link</a>',
+     '<b>bold href="javascript:</b><a ', 'boldt"'),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("given", "present", "absent"), CASES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -66,13 +67,16 @@ async def put(store: SQLiteStore, settings: Settings, article_id: str, body: dic
 
 
 class Script:
-    """Answers the requests in turn with the given (status, headers); records arrival times."""
+    """Answers the requests in turn with the given (status, headers); records arrival times
+    (`times` monotonic, `wall` as time.time(), the clock the notifier schedules retries on)."""
 
     def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
         self.answers = list(answers)
         self.times: list[float] = []
+        self.wall: list[float] = []
 
     def __call__(self, request: Request) -> Response:
+        self.wall.append(time.time())
         self.times.append(time.monotonic())
         status, headers = self.answers[min(len(self.times), len(self.answers)) - 1]
         return Response("nope" if status >= 400 else "", status=status, headers=headers)
@@ -99,6 +103,18 @@ async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+class NoJitter(random.Random):
+    """Backoff's random factor always 0.5: each retry delay is exactly base·2^(n-1)/2."""
+
+    def random(self) -> float:
+        return 0.0
+
+
+# Clocks differ by a hair: time.time() schedules a retry, the event loop's monotonic clock
+# sleeps until it. A wait shorter than the one chosen by more than this is a bug.
+CLOCK_SLACK = 0.01
 
 
 def feeds(scope: str) -> list[str]:

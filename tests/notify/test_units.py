@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 from syndication.config import Settings
 from syndication.model import Change
-from syndication.notify.delivery import backoff, parse_retry_after
+from syndication.notify.delivery import RETRY_AFTER_MAX, backoff, parse_retry_after
 from syndication.notify.targets import IndexNowTarget, WebSubTarget
 from tests.notify.helpers import ALL, DECEMBER, feeds
 
@@ -25,6 +25,23 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after(past, now) == 0.0
     assert parse_retry_after(None, now) is None
     assert parse_retry_after("soon", now) is None
+
+
+def test_retry_after_is_read_strictly_and_capped() -> None:
+    now = 1_765_000_000.0
+    # Digits to str.isdigit(), not to RFC 9110 (int() refuses the first two, takes the third).
+    for value in ["²", "①", "٣", "1.5", "-1", "+5", "1e3", "0x10", "", "  "]:
+        assert parse_retry_after(value, now) is None, value
+    assert parse_retry_after("007", now) == 7.0
+    assert parse_retry_after("99999999999", now) == RETRY_AFTER_MAX
+    assert parse_retry_after("9" * 5000, now) == RETRY_AFTER_MAX  # no int() digit limit
+    assert parse_retry_after("600", now, limit=60.0) == 60.0
+    far = format_datetime(datetime(5195, 1, 1, tzinfo=UTC), usegmt=True)
+    assert parse_retry_after(far, now) == RETRY_AFTER_MAX
+    assert parse_retry_after("Sun, 06 Nov 99999 08:49:37 GMT", now) is None
+    # The obsolete asctime form has no zone and means GMT.
+    asctime = datetime.fromtimestamp(now + 30, UTC).strftime("%a %b %d %H:%M:%S %Y")
+    assert parse_retry_after(asctime, now) == 30.0
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from syndication.config import Settings
 from syndication.ingest import (
     ID_PATTERN,
+    ID_RULE,
     InvalidPayload,
     parse_article,
     parse_json,
@@ -194,7 +195,7 @@ class WriteAPI:
             raise Problem(
                 400,
                 "the article id in the URL is not valid",
-                errors=[{"field": "id", "message": "must be 1-64 characters of A-Z a-z 0-9 _ . -"}],
+                errors=[{"field": "id", "message": ID_RULE}],
                 headers=UNREAD_BODY,
             )
         return article_id

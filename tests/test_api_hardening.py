@@ -153,6 +153,22 @@ def test_a_body_not_in_utf8_is_refused(client: TestClient, encoding: str) -> Non
     assert client.get("/api/articles/a1").status_code == 404
 
 
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", '"utf-32"', "iso-8859-1", "cp1251"])
+def test_a_body_declared_in_another_charset_is_a_415(client: TestClient, charset: str) -> None:
+    headers = {"Content-Type": f"application/json; charset={charset}"}
+    body = problem(client.put("/api/articles/a1", json=ARTICLE, headers=headers), 415)
+    assert fields(body) == ["Content-Type"]
+    ndjson = {"Content-Type": f"application/x-ndjson; charset={charset}"}
+    line = orjson.dumps({**ARTICLE, "id": "a1"})
+    assert problem(client.post("/api/articles:bulk", content=line, headers=ndjson), 415)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8"])
+def test_a_body_declared_in_utf8_is_fine(client: TestClient, charset: str) -> None:
+    headers = {"Content-Type": f"application/json; charset={charset}"}
+    assert client.put("/api/articles/a1", json=ARTICLE, headers=headers).status_code == 201
+
+
 def test_a_rubric_body_not_in_utf8_is_refused(client: TestClient) -> None:
     content = '{"title": "Рубрика"}'.encode("utf-16")
     assert fields(problem(client.put("/api/rubrics/r1", content=content, headers=JSON), 400)) == [

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from syndication.config import Settings
 from syndication.ingest import (
     ID_PATTERN,
+    ID_RULE,
     InvalidPayload,
     parse_article,
     parse_json,
@@ -34,6 +35,8 @@ JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
+
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
 
 # A refusal sent before the request body was read: the connection cannot carry another request
 # (the unread bytes would be taken for one), so the client is told not to reuse it.
@@ -157,7 +160,8 @@ class WriteAPI:
 
     @staticmethod
     def _require_type(request: Request, allowed: frozenset[str]) -> None:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media, *params = request.headers.get("content-type", "").split(";")
+        media = media.strip().lower()
         if media not in allowed:
             raise Problem(
                 415,
@@ -165,6 +169,18 @@ class WriteAPI:
                 errors=[{"field": "Content-Type", "message": f"got {media or 'none'!r}"}],
                 headers=UNREAD_BODY,
             )
+        # JSON is UTF-8 (RFC 8259); a body declared in another charset is refused before it is
+        # read, rather than misread.
+        for param in params:
+            name, _, value = param.partition("=")
+            charset = value.strip().strip('"').lower()
+            if name.strip().lower() == "charset" and charset not in UTF8_NAMES:
+                raise Problem(
+                    415,
+                    "the body must be UTF-8",
+                    errors=[{"field": "Content-Type", "message": f"charset {charset!r}"}],
+                    headers=UNREAD_BODY,
+                )
 
     @staticmethod
     async def _read_body(request: Request, limit: int) -> bytes:
@@ -194,7 +210,7 @@ class WriteAPI:
             raise Problem(
                 400,
                 "the article id in the URL is not valid",
-                errors=[{"field": "id", "message": "must be 1-64 characters of A-Z a-z 0-9 _ . -"}],
+                errors=[{"field": "id", "message": ID_RULE}],
                 headers=UNREAD_BODY,
             )
         return article_id

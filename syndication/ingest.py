@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -15,13 +18,24 @@ from syndication.content import clean_text, derive_summary, sanitize_html
 from syndication.model import ArticleIn, Image, Rubric, Status, TagKind, TagRef
 from syndication.weburl import normalise_url
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-RUBRIC_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+# \Z, not $: `$` also matches before a trailing newline ("a1\n" would pass). `.` and `..` are
+# refused: as path segments of the default article URL (/news/./) they mean something else.
+ID_PATTERN = re.compile(r"^(?!\.\.?\Z)[A-Za-z0-9_.-]{1,64}\Z")
+ID_RULE = "must be 1-64 characters of A-Z a-z 0-9 _ . - (and not . or ..)"
+RUBRIC_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
 TITLE_MAX = 500
 SUMMARY_MAX_INPUT = 10_000
 NAME_MAX = 200
 MAX_TAGS = 100
 MAX_RUBRICS = 20
+# Integers go into SQLite's signed 64-bit columns; past these bounds they are refused by field
+# (not left to overflow in the store). 2^53 - 1 is the largest integer every JSON reader keeps
+# exact (JavaScript's Number.MAX_SAFE_INTEGER), far above any real image.
+IMAGE_LENGTH_MAX = 2**53 - 1
+POSITION_MIN, POSITION_MAX = -(2**31), 2**31 - 1
+# orjson's own nesting limit; the stdlib fallback stops at Python's recursion limit (~1,000).
+MAX_JSON_DEPTH = 1024
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +57,75 @@ class InvalidPayload(ValueError):
 
 
 def parse_json(data: bytes | str) -> Any:
-    """JSON → Python, raising InvalidPayload(400) for anything unparseable.
+    """JSON (UTF-8) → Python, raising InvalidPayload(400) for anything unparseable.
 
-    orjson first for speed; stdlib json as a fallback because it accepts lone surrogate escapes
-    (`"\\ud800"`), which orjson rejects but which we can clean instead of refusing the article.
+    orjson first for speed; stdlib json as a fallback only for what orjson refuses but we can
+    clean instead of refusing the article: lone surrogate escapes (`"\\ud800"`). The fallback
+    must not widen what is accepted otherwise: it gets text already decoded as strict UTF-8 (the
+    stdlib would detect and accept UTF-16 or UTF-32 bytes), no NaN or Infinity, and a nesting
+    too deep for it is a 400 like any other unreadable body, not a RecursionError.
     """
+    if isinstance(data, bytes) and data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]  # allowed by RFC 8259; orjson refuses it
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        first = exc
+    if isinstance(data, bytes):
+        try:
+            # A NUL is valid UTF-8 but never in JSON text: UTF-16 or UTF-32 ASCII looks like this.
+            text = data.decode("utf-8") if b"\x00" not in data else None
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            raise _unreadable("must be JSON encoded as UTF-8") from None
+    else:
+        text = data
+    if "\\u" not in text:  # no escape, no lone surrogate: orjson's verdict stands
+        raise _unreadable(f"malformed JSON: {first}") from None
+    too_deep = _unreadable(f"JSON nested too deeply (at most {MAX_JSON_DEPTH} levels)")
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidPayload([FieldError("body", f"malformed JSON: {exc}")], status=400) from exc
+        parsed = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:
+        raise _unreadable(f"malformed JSON: {exc}") from None
+    if _deeper_than(parsed, MAX_JSON_DEPTH):  # the same bound whichever parser read it
+        raise too_deep
+    return parsed
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (iterative: the value may be deep)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _unreadable(message: str) -> InvalidPayload:
+    return InvalidPayload([FieldError("body", message)], status=400)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
 
 
 class _Checker:
@@ -79,7 +149,9 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(field, "must be a string")
             return None
-        cleaned = clean_text(value)
+        # NFC: the same text typed on two systems (composed é or e + combining accent) is one name,
+        # one tag, one slug.
+        cleaned = unicodedata.normalize("NFC", clean_text(value))
         if not cleaned:
             if required:
                 self.fail(field, "must not be empty")
@@ -158,7 +230,7 @@ def validate_article(
     elif "id" in payload and payload["id"] != article_id:
         check.fail("id", "differs from the id in the URL")
     if article_id is not None and not ID_PATTERN.match(article_id):
-        check.fail("id", "must be 1-64 characters of A-Z a-z 0-9 _ . -")
+        check.fail("id", ID_RULE)
 
     title = check.text(payload, "title", required=True, max_len=TITLE_MAX)
     url = check.url(payload, "url")
@@ -280,9 +352,11 @@ def _image(check: _Checker, value: Any) -> Image | None:
         sub.fail("type", "must be an image MIME type such as image/jpeg")
     length = value.get("length")
     if length is not None and (
-        not isinstance(length, int) or isinstance(length, bool) or length < 0
+        not isinstance(length, int)
+        or isinstance(length, bool)
+        or not 0 <= length <= IMAGE_LENGTH_MAX
     ):
-        sub.fail("length", "must be a non-negative integer")
+        sub.fail("length", f"must be an integer from 0 to {IMAGE_LENGTH_MAX}")
         length = None
     caption = sub.text(value, "caption", max_len=1000)
     check.errors.extend(sub.errors)
@@ -307,8 +381,12 @@ def validate_rubric(payload: Any, slug: str) -> Rubric:
     if parent == slug:
         check.fail("parent", "must not be the rubric itself")
     position = payload.get("position", 0)
-    if not isinstance(position, int) or isinstance(position, bool):
-        check.fail("position", "must be an integer")
+    if (
+        not isinstance(position, int)
+        or isinstance(position, bool)
+        or not POSITION_MIN <= position <= POSITION_MAX
+    ):
+        check.fail("position", f"must be an integer from {POSITION_MIN} to {POSITION_MAX}")
         position = 0
     if check.errors:
         raise InvalidPayload(check.errors)

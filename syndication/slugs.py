@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _TABLE: dict[str, str] = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
@@ -23,7 +24,8 @@ def slugify(name: str) -> str:
     Returns an empty string when nothing survives (e.g. a name of punctuation only); callers decide
     what to do with that.
     """
-    text = name.lower().translate(_TRANSLATE)
+    # NFC first: in NFD, й is и + a combining breve, which would become "i_" instead of "y".
+    text = unicodedata.normalize("NFC", name.lower()).translate(_TRANSLATE)
     return _NOT_SLUG.sub("_", text).strip("_")
 
 

@@ -87,6 +87,47 @@ def test_lone_surrogates_and_controls_are_cleaned_not_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        b'["\\u0041", NaN]',
+        b'["\\u0041", Infinity]',
+        b'["\\u0041", -Infinity]',
+        b'["\\u0041", 1e400]',
+        b'["\\u0041", 1' + b"0" * 5000 + b"]",
+        b"[" * 100_000 + b'"\\u0041"' + b"]" * 100_000,
+        '["\\u0041"]'.encode("utf-16"),
+        '["\\u0041"]'.encode("utf-32"),
+        b'["\\u0041", "\xed\xa0\x80"]',  # an encoded surrogate is not UTF-8
+    ],
+)
+def test_the_fallback_parser_accepts_no_more_than_json(raw: bytes) -> None:
+    """The stdlib parser (there for lone surrogate escapes) would take these, or crash on them."""
+    with pytest.raises(InvalidPayload) as caught:
+        parse_json(raw)
+    assert caught.value.status == 400
+    assert [e.field for e in caught.value.errors] == ["body"]
+
+
+@given(st.integers(min_value=1, max_value=3000), st.sampled_from("[{"), st.booleans())
+@h_settings(max_examples=60, deadline=None)
+def test_any_nesting_depth_is_parsed_or_a_400(depth: int, bracket: str, escape: bool) -> None:
+    """Up to orjson's 1,024 levels, and never deeper through the fallback parser (a lone
+    surrogate escape sends the body there), which may stop sooner at Python's recursion limit."""
+    inner = '"\\ud800"' if escape else "1"
+    if bracket == "[":
+        text = "[" * depth + inner + "]" * depth
+    else:
+        text = '{"a":' * depth + inner + "}" * depth
+    try:
+        parse_json(text.encode())
+    except InvalidPayload as exc:
+        assert exc.status == 400
+        assert depth > 900  # only past the documented ~1,000 levels
+    else:
+        assert depth <= 1024
+
+
+@pytest.mark.parametrize(
     ("html", "expected"),
     [
         ('<a href="/doc">d</a>', '<a href="https://example.ru/doc" rel="noopener">d</a>'),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import settings as h_settings
+from hypothesis import strategies as st
 
 from syndication.model import ArticleIn, Status, TagRef
 from syndication.slugs import slugify
@@ -53,6 +58,25 @@ def test_every_letter_of_the_alphabet() -> None:
     assert slugify("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ") == slugify(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
     )
+
+
+@pytest.mark.parametrize(("name", "slug"), CASES)
+def test_decomposed_names_get_the_same_slug(name: str, slug: str) -> None:
+    """A CMS on macOS may send NFD: Й as И + combining breve, Ё as Е + combining diaeresis."""
+    assert slugify(unicodedata.normalize("NFD", name)) == slug
+
+
+def test_a_decomposed_name_is_not_split_at_its_combining_marks() -> None:
+    assert slugify("Йошкар-Ола".replace("Й", "И\u0306")) == "yoshkar_ola"
+    assert slugify("Щёкино".replace("ё", "е\u0308")) == "shchekino"
+
+
+@given(st.text(max_size=40))
+@h_settings(max_examples=300, deadline=None)
+def test_every_normal_form_of_a_name_has_one_slug(name: str) -> None:
+    nfc = slugify(unicodedata.normalize("NFC", name))
+    assert slugify(unicodedata.normalize("NFD", name)) == nfc
+    assert slugify(name) == nfc
 
 
 def _article(article_id: str, *tags: str) -> ArticleIn:

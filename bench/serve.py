@@ -215,7 +215,7 @@ class Service:
         return int(match.group(1)) * 1024
 
     def metric(self, name: str) -> float:
-        text = httpx.get(f"{self.base}/metrics").text
+        text = httpx.get(f"{self.base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
         match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
         return float(match.group(1)) if match else float("nan")
 

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -200,8 +200,12 @@ class DocumentCache:
         *,
         max_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
+        verify_missing: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
+        # Asked before a 404 is kept or sent: raises (a store fault) when the store cannot answer
+        # consistently. A damaged page can read as an empty table, without an error.
+        self.verify_missing = verify_missing
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
@@ -401,6 +405,9 @@ class DocumentCache:
             rendered = await doc.build(ctx)
             status = 200
         except DocumentNotFound as exc:
+            if self.verify_missing is not None:
+                # A fault raised here reaches every waiter and is never kept: a 503, not a 404.
+                await self.verify_missing()
             rendered = Rendered(f"{exc or 'not found'}\n".encode(), "text/plain; charset=utf-8")
             status = 404
         body = rendered.body

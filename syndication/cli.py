@@ -175,12 +175,14 @@ async def load_demo(
     return count
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from hypercorn.run import run
 
     from syndication.supervisor import WorkerSpec, hypercorn_config, serve_supervised
 
-    spec = WorkerSpec(access_log=args.access_log, uvloop=args.uvloop)
+    spec = WorkerSpec(
+        access_log=args.access_log, uvloop=args.uvloop, keep_alive_timeout=settings.idle_timeout
+    )
     print(
         f"serving on http://{args.host}:{args.port} with {args.workers} worker(s)", file=sys.stderr
     )
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, settings)
     try:
         return asyncio.run(_with_store(settings, args.command, args))
     except KeyboardInterrupt:

@@ -55,6 +55,15 @@ class Settings:
     notify_max_attempts: int = 10
     notify_backoff_seconds: float = 1.0
     notify_backoff_max_seconds: float = 600.0
+    # Slow clients (README, "Slow clients"): a connection must deliver a complete request head
+    # within `idle_timeout` seconds of opening or of its previous response (hypercorn's
+    # keep-alive timer, which runs until the head is complete); a request body must arrive in
+    # full within `body_timeout` seconds of its head, or the request is answered 408.
+    idle_timeout: float = 10.0
+    body_timeout: float = 60.0
+    # Who may read /metrics: a bearer of this token; when unset, of the API token; with neither,
+    # nobody (403).
+    metrics_token: str | None = None
 
     @property
     def site(self) -> str:
@@ -128,7 +137,8 @@ class Settings:
         for name in ("notify_debounce_seconds", "notify_backoff_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must not be negative")
-        for name in ("notify_timeout", "notify_max_attempts", "notify_backoff_max_seconds"):
+        for name in ("notify_timeout", "notify_max_attempts", "notify_backoff_max_seconds",
+                     "idle_timeout", "body_timeout"):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
 
@@ -165,7 +175,10 @@ def _convert(key: str, value: Any, default: Any) -> Any:
 
 # Settings that change no document's bytes: where the store is, secrets, limits of one process
 # and how pushes are delivered.
-_NOT_RENDERED = frozenset({"db", "api_token", "indexnow_key", "cache_max_bytes"})
+_NOT_RENDERED = frozenset(
+    {"db", "api_token", "indexnow_key", "cache_max_bytes", "idle_timeout", "body_timeout",
+     "metrics_token"}
+)  # fmt: skip
 
 
 def settings_digest(settings: Settings) -> str:

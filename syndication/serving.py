@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syndication.cache import GZIP_LEVEL, DocumentCache, Entry
 from syndication.documents import Document
+from syndication.faults import describe, is_store_fault
 from syndication.metrics import Metrics
 from syndication.rendering import BadParameter
 
@@ -27,6 +29,19 @@ CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=300"
 NOT_FOUND_CACHE_CONTROL = b"no-cache"
 ALLOW = b"GET, HEAD"
 _VARY = (b"vary", b"Accept-Encoding")
+# On every answer: a browser must not guess a type other than the one we send (a feed or a
+# plain-text 404 sniffed as HTML would run whatever markup it quotes).
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+# The index page is the one HTML document: links and <link rel="alternate"> only, no script,
+# style, image or form, so it needs nothing loaded; and no site may frame it (clickjacking).
+# X-Frame-Options for browsers that do not know frame-ancestors.
+HTML_POLICY = (
+    (b"content-security-policy",
+     b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+)  # fmt: skip
+# A store that cannot answer: say so, and let no cache keep the answer.
+NO_STORE = (b"cache-control", b"no-store")
 _SUFFIX = {"gzip": "-gz", "br": "-br"}
 _QUALITIES: dict[str, dict[str, float]] = {}
 
@@ -49,21 +64,27 @@ def choose_encoding(accept: str | None, *, br: bool, gz: bool) -> str | None:
 
 
 def _qualities(accept: str) -> dict[str, float]:
+    """Coding → q (RFC 9110 §12.5.3). Parameter names are case-insensitive and `q` may follow
+    other parameters (`gzip;level=1;q=0`); a q that is not a valid qvalue counts as 0, so an
+    unreadable preference never gets a coding the client may have refused."""
     q: dict[str, float] = {}
     for part in accept.split(","):
-        name, _, params = part.strip().partition(";")
+        name, *params = part.split(";")
         name = name.strip().lower()
         if not name:
             continue
         value = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                value = float(params[2:])
-            except ValueError:
-                value = 0.0
+        for param in params:
+            key, _, raw = param.partition("=")
+            if key.strip().lower() == "q":
+                raw = raw.strip()
+                value = float(raw) if _QVALUE.fullmatch(raw) else 0.0
         q[name] = value
     return q
+
+
+# qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -120,6 +141,7 @@ def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False)
         (b"last-modified", entry.last_modified_http.encode()),
         (b"cache-control", CACHE_CONTROL if entry.status == 200 else NOT_FOUND_CACHE_CONTROL),
         _VARY,
+        NOSNIFF,
     ]
     headers = [
         (b"content-type", media_type.encode()),
@@ -128,6 +150,8 @@ def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False)
     ]
     if coding is not None and not gzip_only:
         headers.append((b"content-encoding", coding.encode()))
+    if media_type.startswith("text/html"):
+        headers.extend(HTML_POLICY)
     if entry.links:
         # WebSub §4: subscribers discover the hub and the topic URL from the HTTP headers too.
         link = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in entry.links)
@@ -193,8 +217,16 @@ class DocumentServer:
             return
         try:
             await self._serve(scope, receive, send)
-        except Exception:
-            # Never a traceback to the client; the log has it.
+        except Exception as exc:
+            # Never a traceback to the client. A store that cannot answer is a 503 that no cache
+            # keeps (the cache kept nothing either: an error is never an entry); the log says
+            # what the store said, in one line. Anything else is ours: a 500, with its traceback
+            # in the log.
+            if is_store_fault(exc):
+                log.error("store error serving %s: %s", scope["path"], describe(exc))
+                self.metrics.request("store-error", 503)
+                await _plain(send, 503, b"the store is unavailable; try again later\n", [NO_STORE])
+                return
             log.exception("error serving %s", scope["path"])
             self.metrics.request("error", 500)
             await _plain(send, 500, b"internal error; it has been logged\n")
@@ -255,7 +287,7 @@ class DocumentServer:
         if scope["method"] == "OPTIONS":
             self.metrics.request(doc.kind, 204)
             await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"allow", ALLOW)]})  # fmt: skip
+                        "headers": [(b"allow", ALLOW), NOSNIFF]})  # fmt: skip
             await send({"type": "http.response.body", "body": b""})
             return
         self.metrics.request(doc.kind, 405)
@@ -276,6 +308,6 @@ async def _plain(
     send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     headers = [(b"content-type", _PLAIN), (b"content-length", str(len(body)).encode()),
-               *(extra or [])]  # fmt: skip
+               NOSNIFF, *(extra or [])]  # fmt: skip
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -57,7 +57,12 @@ class WorkerSpec:
     access_log: bool = False
     uvloop: bool = False
     graceful_timeout: float = 5.0
-    keep_alive_timeout: float = 75.0
+    # hypercorn's keep-alive timer runs from a connection's start (or its previous response) until
+    # a request head is complete: it closes idle connections and cuts slow heads alike
+    # (SYNDICATION_IDLE_TIMEOUT). Its read_timeout is left unset: it would also cut a client
+    # that sends nothing while it waits for a long answer (a bulk write). Bodies have a
+    # deadline of their own (syndication/guards.py).
+    keep_alive_timeout: float = 10.0
 
 
 def hypercorn_config(spec: WorkerSpec, bind: str) -> Config:

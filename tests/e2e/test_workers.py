@@ -80,7 +80,9 @@ def _ready_pids(server: Server, count: int) -> list[int]:
 
 def _answering_pid(base_url: str) -> int:
     """Which worker answers a new connection (/metrics says)."""
-    response = httpx.get(f"{base_url}/metrics", timeout=30)
+    response = httpx.get(
+        f"{base_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    )
     assert response.status_code == 200, response.text
     found = re.search(r'syndication_worker\{pid="(\d+)"\}', response.text)
     assert found is not None

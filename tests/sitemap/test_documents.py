@@ -134,6 +134,9 @@ def test_robots(settings: Settings) -> None:
     assert robots.media_type == "text/plain; charset=utf-8"
     assert robots.body.decode().splitlines() == [
         "User-agent: *",
+        "Disallow: /api/",
+        "Disallow: /metrics",
+        "Disallow: /healthz",
         "Allow: /",
         "",
         "Sitemap: https://feeds.example.ru/sitemap.xml",

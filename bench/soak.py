@@ -394,7 +394,9 @@ def worker_pids(base: str, count: int) -> set[int]:
     pids: set[int] = set()
     deadline = time.monotonic() + 60
     while len(pids) < count and time.monotonic() < deadline:
-        text = httpx.get(f"{base}/metrics", timeout=30).text
+        # /metrics is the operators': the API token reads it when no metrics token is set.
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        text = httpx.get(f"{base}/metrics", headers=auth, timeout=30).text
         pids.update(int(p) for p in re.findall(r'syndication_worker\{pid="(\d+)"', text))
     return pids
 

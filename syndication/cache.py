@@ -63,8 +63,6 @@ _COMPRESSORS = ThreadPoolExecutor(2, thread_name_prefix="compress")
 # derived from the change after any date sent before it (unless the commit lags its last statement
 # by a second or more). Until then, a render is capped at now and done again after that second.
 STAMP_MARGIN = timedelta(seconds=2)
-# Renders of one request that a change may overlap, before the last is served anyway.
-RENDER_ATTEMPTS = 4
 # Past this many unapplied changes (a bulk import), clearing everything is cheaper.
 MAX_CHANGES_TO_APPLY = 20_000
 
@@ -161,6 +159,9 @@ class Entry:
     change_id: int  # every change up to this id was applied when the render started
     expires: float  # epoch seconds; +inf when only a write can change it
     links: tuple[tuple[str, str], ...] = ()  # (url, rel), sent as Link headers
+    # Last-Modified capped at the render's second (within a change's STAMP_MARGIN): an older
+    # version may carry the same date, so it validates nothing (If-Modified-Since is ignored).
+    capped: bool = False
     # Prepared header lists and bodies per content coding, built on first use by serving.py.
     variants: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -347,33 +348,17 @@ class DocumentCache:
 
     async def _render_into(self, doc: Document, flight: _Flight) -> None:
         try:
-            entry = await self._render_consistent(doc)
+            entry = await self._render(doc)
         except BaseException as exc:
             if self._inflight.get(doc.key) is flight:
                 del self._inflight[doc.key]
             flight.future.set_exception(exc)
             raise
-        current = self._inflight.get(doc.key)
-        if current is flight:
+        if self._inflight.get(doc.key) is flight:
             del self._inflight[doc.key]
-        # A flight that a change dropped while it rendered may still have ended current (it
-        # rendered again); a newer flight of the same document installs its own.
-        if current in (flight, None) and not self._changed_since(entry.change_id, entry.deps):
-            self._keep(entry)
-        flight.future.set_result(entry)
-
-    async def _render_consistent(self, doc: Document) -> Entry:
-        """A render that no change touched while it ran. A builder reads the store several
-        times (a count, then a page of items): a write between two reads would leave bytes that
-        no state of the store ever had. Past RENDER_ATTEMPTS (writes that never pause), the last
-        render is served, and not kept."""
-        for _ in range(RENDER_ATTEMPTS):
-            entry = await self._render(doc)
-            await self.sync()
             if not self._changed_since(entry.change_id, entry.deps):
-                break
-            self.metrics.rerendered(doc.kind)
-        return entry
+                self._keep(entry)
+        flight.future.set_result(entry)
 
     def _keep(self, entry: Entry) -> None:
         table = self._documents if entry.status == 200 else self._missing
@@ -401,25 +386,32 @@ class DocumentCache:
         now = self.clock()
         ctx = RenderContext(self.store, self.settings, datetime.fromtimestamp(now, UTC))
         started = time.perf_counter()
-        try:
-            rendered = await doc.build(ctx)
-            status = 200
-        except DocumentNotFound as exc:
-            if self.verify_missing is not None:
-                # A fault raised here reaches every waiter and is never kept: a 503, not a 404.
-                await self.verify_missing()
-            rendered = Rendered(f"{exc or 'not found'}\n".encode(), "text/plain; charset=utf-8")
-            status = 404
+        if self._settings_at is None:
+            self._settings_at = await self.store.settings_stamp(settings_digest(self.settings))
+        # One read transaction for all the builder reads (a count, then a page of items) and
+        # for the stamps its Last-Modified comes from: bytes of one state of the store, whatever
+        # is written meanwhile.
+        async with self.store.snapshot():
+            try:
+                rendered = await doc.build(ctx)
+                status = 200
+            except DocumentNotFound as exc:
+                if self.verify_missing is not None:
+                    # A fault raised here reaches every waiter and is never kept: a 503.
+                    await self.verify_missing()
+                rendered = Rendered(f"{exc or 'not found'}\n".encode(), "text/plain; charset=utf-8")
+                status = 404
+            deps = doc.deps | rendered.deps
+            stamp = await self.store.dependency_stamp(deps) if deps else None
         body = rendered.body
-        deps = doc.deps | rendered.deps
         gz, br, etag = await encode(body)
         self.metrics.rendered(doc.kind, time.perf_counter() - started)
         self._count_render(doc.key)
-        last_modified, capped = await self._last_modified(deps, rendered.last_modified, now)
+        last_modified, capped = self._last_modified(stamp, rendered.last_modified, now)
         expires = self._expiry(rendered, now, horizon)
         if capped:
-            # Capped at now, in the second of a change: from the next second on, the same bytes
-            # have the change's stamp plus one second, as every other worker renders them.
+            # Capped at now, within a change's margin: once it is over, the same bytes have the
+            # change's stamp plus STAMP_MARGIN, as every other worker renders them.
             expires = min(expires, int(now) + 1)
         return Entry(
             key=doc.key,
@@ -436,10 +428,11 @@ class DocumentCache:
             change_id=change_id,
             expires=expires,
             links=rendered.links,
+            capped=capped,
         )
 
-    async def _last_modified(
-        self, deps: frozenset[str], content_date: datetime | None, now: float
+    def _last_modified(
+        self, stamp: datetime | None, content_date: datetime | None, now: float
     ) -> tuple[datetime, bool]:
         """Derived from the store alone, so every worker and every restart agree: the newest of
         the document's content date (which covers scheduled articles going live), the last
@@ -448,9 +441,7 @@ class DocumentCache:
         later than any response sent before the change (a response of the change's own seconds
         is capped at now, and `serving` answers If-Modified-Since of the current second in
         full). Also whether it was capped at now."""
-        if self._settings_at is None:
-            self._settings_at = await self.store.settings_stamp(settings_digest(self.settings))
-        stamp = await self.store.dependency_stamp(deps) if deps else None
+        assert self._settings_at is not None
         candidates = [self._settings_at]
         if stamp is not None:
             candidates.append(stamp + STAMP_MARGIN)

@@ -76,10 +76,6 @@ class Metrics:
         self._cache(kind, "render")
         self.render_seconds.labels(kind).observe(seconds)
 
-    def rerendered(self, kind: str) -> None:
-        """A render overlapped by a change it depends on, done again (cache result "torn")."""
-        self._cache(kind, "torn")
-
     def invalidated(self, kind: str, count: int) -> None:
         self.invalidations.labels(kind).inc(count)
 

@@ -182,8 +182,12 @@ def answer(
         if if_none_match is not None:
             if _etag_matches(if_none_match, entry.etag):
                 return 304, rep.not_modified, b""
-        elif if_modified_since is not None and _not_modified_since(
-            if_modified_since, entry.last_modified, time.time() if now is None else now
+        elif (
+            if_modified_since is not None
+            and not entry.capped
+            and _not_modified_since(
+                if_modified_since, entry.last_modified, time.time() if now is None else now
+            )
         ):
             return 304, rep.not_modified, b""
     return entry.status, rep.headers, b"" if method == "HEAD" else rep.body

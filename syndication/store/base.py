@@ -8,6 +8,7 @@ SQLite implements them today; a PostgreSQL implementation can follow without tou
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -261,6 +262,11 @@ class Store(
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[None]:
+        """Every read inside it sees one state of the store (one read transaction), so that a
+        document read with several queries is of one state whatever is written meanwhile."""
+        ...
 
     async def ping(self) -> None:
         """Raise StoreError when the store cannot answer."""

@@ -15,6 +15,7 @@ import fcntl
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,6 +82,10 @@ class Connections:
         # one transaction. Other processes wait on SQLite's own lock (busy_timeout).
         self._write_lock = asyncio.Lock()
         self.counter: ChangeCounter | None = None
+        # The reader a `snapshot()` holds for the coroutines (and tasks) running inside it.
+        self._pinned: ContextVar[aiosqlite.Connection | None] = ContextVar(
+            f"pinned-reader-{id(self)}", default=None
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -151,6 +156,10 @@ class Connections:
     # --- reads --------------------------------------------------------------------------------
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
         if self._pool is None:
             raise StoreError("store is not open")
         conn = await self._pool.get()
@@ -158,6 +167,24 @@ class Connections:
             yield conn
         finally:
             self._pool.put_nowait(conn)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """Every read inside (the change log's excepted) from one read transaction: one state
+        of the store, whatever commits meanwhile (WAL readers never wait for the writer). It
+        holds one pooled reader for its length. Nested, it is the outer one."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        async with self.reader() as conn:
+            await conn.execute("BEGIN")
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+                # Shielded: a cancelled render must not leave the pooled reader in a transaction.
+                await asyncio.shield(conn.execute("COMMIT"))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         async with self.reader() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,9 @@ class SQLiteStore(Writes, FeedQueries, SitemapQueries, ChangeLog, Stamps, Delive
 
     async def close(self) -> None:
         await self.db.close()
+
+    def snapshot(self) -> AbstractAsyncContextManager[None]:
+        return self.db.snapshot()
 
     async def ping(self) -> None:
         try:

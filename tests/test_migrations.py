@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ import pytest
 from syndication.config import Settings
 from syndication.model import Status
 from syndication.store import SQLiteStore
-from syndication.store.sqlite.schema import LATEST, SchemaTooNew, current_version, migrate
+from syndication.store.sqlite.schema import (
+    LATEST,
+    SchemaTooNew,
+    add_calendar,
+    current_version,
+    migrate,
+)
 
 
 def _v1_file(path: Path) -> None:
@@ -163,3 +170,47 @@ def test_processes_opening_a_new_file_together(tmp_path: Path) -> None:
         conn = sqlite3.connect(db)
         assert current_version(conn) == LATEST
         conn.close()
+
+
+@pytest.mark.anyio
+async def test_a_version_6_file_gets_its_change_stamps(settings: Settings, tmp_path: Path) -> None:
+    """Step 7 stamps every dependency tag from the change log as it stands, and clamps an update
+    date later than the upgrade (it would put future dates out)."""
+    path = tmp_path / "v6.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=6, zone=settings.zone) == [1, 2, 3, 4, 5, 6]
+    published, ahead = 1733843280, int(time.time()) + 3 * 86400
+    conn.execute("BEGIN")
+    add_calendar(conn, published, published, settings.zone)
+    conn.execute("INSERT INTO rubrics (slug, title, position) VALUES ('glavnoe', 'Главное', 0)")
+    conn.execute(
+        "INSERT INTO tags (id, slug, name, kind) VALUES (1, 'obshchestvo', 'Общество', 'topic')"
+    )
+    conn.execute(
+        "INSERT INTO articles (id, title, url, published_at, updated_at, status, modified_at, raw,"
+        " rubrics, tag_ids) VALUES ('a', 'Т', 'https://example.ru/a/', ?, ?, 'published', ?, '{}',"
+        " '[\"glavnoe\"]', '[1]')",
+        (published, ahead, published),
+    )
+    conn.execute("DELETE FROM tx_notes")
+    conn.execute("COMMIT")
+    conn.close()
+
+    store = SQLiteStore(path, settings.zone)
+    await store.open()
+    try:
+        article = await store.get_article("a")
+        assert article is not None
+        assert article.updated_at is not None
+        assert article.updated_at.timestamp() <= time.time()
+        for tag in ("all", "rubric:glavnoe", "tag:obshchestvo", "month:2024-12"):
+            assert await store.dependency_stamp({tag}) is not None, tag
+        assert await store.dependency_stamp({"rubric:sport"}) is None
+        assert "2024-12" in await store.month_stamps()
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    assert current_version(conn) == LATEST
+    assert conn.execute("SELECT count(*) FROM tx_notes").fetchone()[0] == 0
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()

@@ -7,6 +7,7 @@ an SQL script, or a function of the connection and the site's zone for the steps
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ import orjson
 
 from syndication.dependencies import stamp_tags
 from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
+
+log = logging.getLogger("syndication.store")
 
 Step = str | Callable[[sqlite3.Connection, ZoneInfo], None]
 
@@ -341,10 +344,16 @@ def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
     )
     conn.execute("DELETE FROM tx_notes")  # what the update's triggers noted is no write's
     stamps: dict[str, tuple[int, int]] = {}
+    (total,) = conn.execute("SELECT count(*) FROM changes").fetchone()
+    log.info("schema 7: stamping %d change-log rows", total)
+    started = time.monotonic()
     rows = conn.execute("SELECT id, at, kind, key, before, after FROM changes ORDER BY id")
-    for change_id, at, kind, key, before, after in rows:
+    for done, (change_id, at, kind, key, before, after) in enumerate(rows, 1):
         for dep in (STAMP_ALL, *orjson.loads(stamp_tags(kind, key, before, after, zone))):
             stamps[dep] = (max(at, stamps.get(dep, (at, 0))[0]), change_id)
+        if done % 100_000 == 0:  # a long history: say how far it is
+            log.info("schema 7: %d of %d change-log rows stamped", done, total)
+    log.info("schema 7: %d tags stamped in %.1f s", len(stamps), time.monotonic() - started)
     conn.executemany(
         "INSERT INTO stamps (dep, at, change_id) VALUES (?, ?, ?)",
         [(dep, at, change_id) for dep, (at, change_id) in stamps.items()],

@@ -345,7 +345,8 @@ def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
     conn.execute("DELETE FROM tx_notes")  # what the update's triggers noted is no write's
     stamps: dict[str, tuple[int, int]] = {}
     (total,) = conn.execute("SELECT count(*) FROM changes").fetchone()
-    log.info("schema 7: stamping %d change-log rows", total)
+    if total:
+        log.info("schema 7: stamping %d change-log rows", total)
     started = time.monotonic()
     rows = conn.execute("SELECT id, at, kind, key, before, after FROM changes ORDER BY id")
     for done, (change_id, at, kind, key, before, after) in enumerate(rows, 1):
@@ -353,7 +354,8 @@ def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
             stamps[dep] = (max(at, stamps.get(dep, (at, 0))[0]), change_id)
         if done % 100_000 == 0:  # a long history: say how far it is
             log.info("schema 7: %d of %d change-log rows stamped", done, total)
-    log.info("schema 7: %d tags stamped in %.1f s", len(stamps), time.monotonic() - started)
+    if total:
+        log.info("schema 7: %d tags stamped in %.1f s", len(stamps), time.monotonic() - started)
     conn.executemany(
         "INSERT INTO stamps (dep, at, change_id) VALUES (?, ?, ?)",
         [(dep, at, change_id) for dep, (at, change_id) in stamps.items()],

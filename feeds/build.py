@@ -76,6 +76,7 @@ class _Page:
     next_url: str | None = None
     # Last-Modified when it is not `updated` (see syndication.rendering.Rendered.last_modified)
     modified: datetime | None = None
+    stamped: frozenset[str] = frozenset()  # see syndication.rendering.Rendered.stamped
 
 
 async def build_feed(
@@ -130,7 +131,12 @@ async def _render(ctx: RenderContext, form: _Format, doc: _Page) -> Rendered:
     # Each item shows its rubrics' titles as categories: an edit of one changes these bytes.
     shown = frozenset(f"rubric-meta:{slug}" for a in doc.articles for slug in a.rubrics)
     return Rendered(
-        body, form.media_type, last_modified=doc.modified or doc.updated, links=links, deps=shown
+        body,
+        form.media_type,
+        last_modified=doc.modified or doc.updated,
+        links=links,
+        deps=shown,
+        stamped=doc.stamped,
     )
 
 
@@ -250,6 +256,8 @@ async def _archive_page(
         # JSON Feed readers page with next_url alone: from the month's URL, through its pages.
         next_url=archive.page_url(settings, scope.key, page + 1, fmt) if page < pages else None,
         modified=max(modified),
+        # Page 1 links to the last page of the month before: its count moves the link.
+        stamped=frozenset({f"month:{months[index - 1].month}"} if page == 1 and index else ()),
     )
 
 

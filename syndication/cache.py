@@ -402,7 +402,9 @@ class DocumentCache:
                 rendered = Rendered(f"{exc or 'not found'}\n".encode(), "text/plain; charset=utf-8")
                 status = 404
             deps = doc.deps | rendered.deps
-            stamp = await self.store.dependency_stamp(deps) if deps else None
+            # The store stamps no month-count tag (see dependencies.stamp_tags).
+            stamped = {d for d in deps if not d.startswith("count<")} | rendered.stamped
+            stamp = await self.store.dependency_stamp(stamped) if stamped else None
         body = rendered.body
         gz, br, etag = await encode(body)
         self.metrics.rendered(doc.kind, time.perf_counter() - started)

@@ -99,9 +99,14 @@ def rubric_tags(slug: str, before: dict[str, Any] | None, after: dict[str, Any] 
 
 
 def article_tags(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, zone: ZoneInfo
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    zone: ZoneInfo,
+    *,
+    counts: bool = True,
 ) -> set[str]:
-    """What a write of one article raises, from its placement before and after."""
+    """What a write of one article raises, from its placement before and after; with
+    `counts=False`, without the month-count tags."""
     tags: set[str] = set()
     months: list[str | None] = []
     for state in (before, after):
@@ -118,7 +123,7 @@ def article_tags(
         key = month_key(from_epoch(state["published_at"]), zone)
         months.append(key)
         tags.add(f"month:{key}")
-    if months[0] != months[1]:  # an edit within one month leaves every month's count as it was
+    if counts and months[0] != months[1]:  # an edit within a month leaves the counts as they were
         for month in months:
             if month is not None:
                 tags |= count_tags(month)
@@ -134,16 +139,19 @@ def all_tags(changes: Iterable[Change], zone: ZoneInfo) -> set[str]:
 
 def stamp_tags(kind: str, key: str, before: str | None, after: str | None, zone: ZoneInfo) -> str:
     """`change_tags` of a change-log row as stored (JSON text columns), as a JSON array: the
-    store's writer calls it from SQL to keep the `stamps` table (see store/sqlite/schema.py)."""
-    change = Change(
-        id=0,
-        at=from_epoch(0),
-        kind=kind,
-        key=key,
-        before=orjson.loads(before) if before else None,
-        after=orjson.loads(after) if after else None,
-    )
-    return orjson.dumps(sorted(change_tags(change, zone))).decode()
+    store's writer calls it from SQL, once per row, to keep the `stamps` table (see
+    store/sqlite/schema.py). Without the month-count tags (17 a month, most of a new article's
+    tags): the one document that depends on them, an archive's page 1, takes the stamp of the
+    month its "prev-archive" link names instead (feeds/build.py)."""
+    was = orjson.loads(before) if before else None
+    now = orjson.loads(after) if after else None
+    if kind == "terms":
+        tags = change_tags(Change(0, from_epoch(0), kind, key, was, now), zone)
+    elif kind == "rubric":
+        tags = rubric_tags(key, was, now)
+    else:
+        tags = article_tags(was, now, zone, counts=False)
+    return orjson.dumps(list(tags)).decode()
 
 
 __all__ = [

@@ -32,6 +32,9 @@ class Rendered:
     # Dependency tags known only once rendered (syndication/dependencies.py), added to the
     # document's own: e.g. "rubric-meta:SLUG" for each rubric its items show as a category.
     deps: frozenset[str] = frozenset()
+    # Tags whose last change also moves Last-Modified, though they do not make the document
+    # stale: a coarser stand-in for tags the store keeps no stamp of (the month-count tags).
+    stamped: frozenset[str] = frozenset()
 
 
 class DocumentNotFound(LookupError):

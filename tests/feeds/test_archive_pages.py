@@ -4,7 +4,9 @@ dependency tags cover exactly what their links read."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -277,6 +279,31 @@ async def test_a_count_change_reaches_the_page_that_links_to_it(
     after = await fetch(ctx, f"{BASE}/feeds/archive/2025-12.rss")
     assert after.links["prev-archive"] == f"{BASE}/feeds/archive/2025-10-2.rss"
     assert key == "feed:month:2025-12:rss"
+
+
+async def test_page_one_dates_a_move_of_its_prev_archive_link(
+    store: SQLiteStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """December page 1 names October's last page: a new October article moves that link, and
+    Last-Modified moves with the bytes (the store stamps no month-count tag: page 1 takes the
+    stamp of the month its link names)."""
+    monkeypatch.setattr(archive, "PAGE_ITEMS", 4)
+    await load(store, settings, _month("oct", datetime(2025, 10, 2, tzinfo=MSK), 4, timedelta(hours=3))
+               + _month("dec", datetime(2025, 12, 2, tzinfo=MSK), 2, timedelta(hours=3)))  # fmt: skip
+    # Real time a minute ahead: no render falls within a write's margin.
+    cache = DocumentCache(store, settings, Metrics(), clock=lambda: time.time() + 60)
+    doc = resolve("/feeds/archive/2025-12.rss", {}, feed_limit=50, max_limit=500)
+    assert doc is not None
+    before = await cache.get(doc)
+    # The next write in a later second: stamps have whole seconds.
+    await asyncio.sleep(int(time.time()) + 1 - time.time())
+    await load(
+        store, settings, [payload(0, id="oct-new", published_at="2025-10-20T10:00:00+03:00")]
+    )
+    after = await cache.get(doc)
+    assert b"2025-10-2.rss" not in before.body
+    assert b"2025-10-2.rss" in after.body
+    assert after.last_modified > before.last_modified
 
 
 async def test_through_the_cache_every_page_follows_its_writes(

@@ -26,7 +26,11 @@ from typing import Any
 
 import brotli
 import httpx
+import orjson
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as h_settings
+from hypothesis import strategies as st
 
 from syndication.cache import STAMP_MARGIN
 from tests.conftest import ROOT, TOKEN, Server, free_port, required_program, start_server
@@ -278,6 +282,68 @@ def test_raw_bytes_are_the_services(deployed: Stack) -> None:
             body = b"".join(r.iter_raw())
         assert r.headers["Content-Encoding"] == coding
         assert decode(body) == direct
+
+
+CODINGS = ["gzip", "GZip", "br", "BR", "deflate", "zstd", "identity", "*", "x-gzip"]
+QVALUES = ["0", "0.0", "0.000", "0.001", "0.5", "1", "1.0", "1.000"]
+
+
+@st.composite
+def accept_encodings(draw: st.DrawFn) -> tuple[str, dict[str, float]]:
+    """A header, and the q each coding it names gets (the last mention wins here; the header
+    only repeats a coding with the same q, so the order does not matter)."""
+    items, qs = [], {}
+    for coding in draw(st.lists(st.sampled_from(CODINGS), max_size=5, unique_by=str.lower)):
+        q = draw(st.none() | st.sampled_from(QVALUES))
+        space = draw(st.sampled_from(["", " ", "\t"]))
+        items.append(coding if q is None else f"{coding}{space};{space}q={q}")
+        qs[coding.lower()] = 1.0 if q is None else float(q)
+    return draw(st.sampled_from([", ", ",", " , "])).join(items), qs
+
+
+@h_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(header=accept_encodings())
+def test_never_a_coding_the_client_refused(
+    deployed: Stack, header: tuple[str, dict[str, float]]
+) -> None:
+    """Whatever the header, the coding nginx answers with is one the client accepts (q > 0,
+    named or through `*`), and the bytes are the feed's."""
+    text, qs = header
+    r = httpx.get(deployed.nginx.base_url + FEED, headers={"Accept-Encoding": text}, timeout=30)
+    assert r.status_code == 200
+    coding = r.headers.get("Content-Encoding")
+    if coding is not None:
+        assert qs.get(coding, qs.get("*", 0.0)) > 0, (text, coding)
+    assert b"<rss" in r.content
+
+
+def test_head_shares_the_copy(deployed: Stack) -> None:
+    got = deployed.nginx.get(FEED)
+    head = httpx.head(deployed.nginx.base_url + FEED, timeout=30)
+    assert head.headers["X-Cache-Status"] == "HIT"
+    assert head.headers["ETag"] == got.headers["ETag"]
+    assert head.content == b""
+
+
+def test_a_bulk_write_streams_through(deployed: Stack) -> None:
+    """A bulk body of several MiB reaches the service through nginx (bodies are not capped at
+    nginx's 1 MiB default, and are streamed, not spooled)."""
+    lines = [{**article(f"b{i}", f"Статья {i}"), "content_html": "<p>" + "я" * 2000 + "</p>"}
+             for i in range(1500)]  # fmt: skip
+    body = b"\n".join(orjson.dumps(line) for line in lines)
+    assert len(body) > 5 * 2**20
+    r = httpx.post(
+        deployed.nginx.base_url + "/api/articles:bulk",
+        content=body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text[:500]
+    assert r.json()["created"] == 1500
+    # nginx warns when it spools a request body to disk.
+    assert "buffered to a temporary file" not in deployed.nginx.error_log.read_text()
 
 
 def test_missing_documents_are_asked_again(deployed: Stack) -> None:

@@ -144,6 +144,7 @@ class Stack:
 
 
 def stack(tmp: Path, *, short: bool = False) -> Iterator[Stack]:
+    required_program("nginx")  # skip (or fail under CI) before starting anything
     server = start_server(tmp)
     try:
         with server.client() as c:

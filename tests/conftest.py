@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -168,3 +169,15 @@ def requires_shared(*modules: str) -> pytest.MarkDecorator:
         reason=f"missing {'; '.join(missing)} (only CI lays ../shared beside the clone; "
         "there a missing one fails the run)",
     )
+
+
+def required_program(name: str, *, also_in: tuple[str, ...] = ("/usr/sbin", "/sbin")) -> str:
+    """The path of an external program a test runs (nginx): a fresh clone without it skips the
+    test with the reason; under CI, which must install it (.ci/run does), the test fails."""
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(also_in))
+    if found:
+        return found
+    message = f"{name} is not installed (apt-get install {name}; .ci/run installs it)"
+    if in_ci():
+        pytest.fail(f"CI is set, but {message}", pytrace=False)
+    pytest.skip(message)

@@ -43,7 +43,7 @@ from syndication.model import ArticleIn, Status, TagRef
 from syndication.rendering import RenderContext
 from syndication.store import SQLiteStore
 from syndication.store.sqlite import escaped_size
-from syndication.store.sqlite.schema import add_calendar
+from syndication.store.sqlite.schema import add_calendar, register_functions
 from syndication.timeutil import month_bounds, shift_month
 from syndication.urls import rubric_page, tag_page
 
@@ -81,6 +81,7 @@ def build_store(path: Path, articles: int, months: int) -> None:
     first = int(start.timestamp())
     rng = random.Random(1)
     conn = sqlite3.connect(tmp, isolation_level=None)
+    register_functions(conn, settings.zone)  # the schema's triggers call them
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
     conn.executemany(

@@ -6,8 +6,8 @@ One store file, preloaded with demo-like articles (3 KB bodies, a rubric and two
 write creates one new article in the current month. Rows, side by side in one run:
 
   floor            a plain sqlite3 connection, one Python call: BEGIN IMMEDIATE, the store's own
-                   upsert (its triggers do the same work), the notes read, the change stamps'
-                   fold (with the same SQL function), COMMIT
+                   upsert (its triggers do the same work), the notes read (its trigger folds the
+                   change stamps, with the same SQL function), COMMIT
   store quiet      SQLiteStore.put_articles([article]) in-process, nothing else running
   store + renders  the same while a task in the same event loop renders cold documents (all-news
                    feeds of several sizes, a month archive, the sitemap index; store queries,
@@ -44,14 +44,13 @@ import httpx
 from app import SWITCH_INTERVAL
 from syndication.cache import compress
 from syndication.config import Settings
-from syndication.dependencies import stamp_tags
 from syndication.documents import resolve
 from syndication.ingest import validate_article
 from syndication.memory import freeze_startup_objects
 from syndication.model import ArticleIn
 from syndication.rendering import RenderContext
 from syndication.store import SQLiteStore
-from syndication.store.sqlite.connections import _FOLD_STAMPS
+from syndication.store.sqlite.schema import register_functions
 from syndication.store.sqlite.writes import _UPSERT_ARTICLE, _row
 from syndication.timeutil import month_key
 
@@ -97,8 +96,8 @@ def row(label: str, ms: list[float], floor: float | None = None) -> str:
 def floor_write(conn: sqlite3.Connection, article: ArticleIn, tag_ids: dict[str, int]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(_UPSERT_ARTICLE, _row(article, tag_ids, int(time.time())))
+    # Its trigger folds the change rows into the stamps, as in the store.
     conn.execute("DELETE FROM tx_notes RETURNING kind, key, was, now").fetchall()
-    conn.execute(_FOLD_STAMPS).fetchall()
     conn.execute("COMMIT")
 
 
@@ -128,12 +127,7 @@ async def in_process(db: Path, settings: Settings, writes: int, rounds: int) -> 
     conn = sqlite3.connect(db, isolation_level=None)
     for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
         conn.execute(f"PRAGMA {pragma}")
-    zone = settings.zone
-
-    def tags(kind: str, key: str, before: str | None, after: str | None) -> str:
-        return stamp_tags(kind, key, before, after, zone)
-
-    conn.create_function("stamp_tags", 4, tags, deterministic=True)
+    register_functions(conn, settings.zone)
     tag_ids = dict(conn.execute("SELECT name, id FROM tags").fetchall())
     now = datetime.now(UTC)
 

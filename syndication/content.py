@@ -95,6 +95,10 @@ def _absolutise(tag: str, name: str, value: str) -> str | None:
 
     Links may also be mailto: and tel:; images and quotation sources must be web URLs."""
     if name == "href":
+        if not value:
+            # An empty reference is the document itself (RFC 3986 §5.2): dropping it instead
+            # would leave ammonia's rel where the href was, and a second pass would move it.
+            return str(_base.url)
         return value if value.startswith(_WEB) else absolute_url(_base.url, value)
     if name in ("src", "cite"):
         if value.startswith(_WEB):

@@ -137,3 +137,12 @@ def test_arbitrary_input_is_stable_and_absolute(markup: str) -> None:
     if out:
         _check_urls(_parse(out))
     assert sanitize_html(out, BASE) == out
+
+
+def test_an_empty_link_is_the_document_itself_and_sanitising_it_again_changes_nothing() -> None:
+    """Found by the property above: an empty href was dropped, which left ammonia's rel where it
+    stood, and a second pass moved it."""
+    base = "https://example.ru/novosti/1/"
+    once = sanitize_html('<a href="" title="">x</a>', base)
+    assert once == f'<a href="{base}" title="" rel="noopener">x</a>'
+    assert sanitize_html(once, base) == once

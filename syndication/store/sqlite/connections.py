@@ -99,6 +99,7 @@ class Connections:
         def tags(kind: str, key: str, before: str | None, after: str | None) -> str:
             return stamp_tags(kind, key, before, after, zone)
 
+        # For the trigger that folds a write's change rows into the stamps (schema step 7).
         await self._writer.create_function("stamp_tags", 4, tags, deterministic=True)
         self._log = await self._connect(_READER_CACHE_KIB // 2, _READER_BUSY_MS)
         self._pool = asyncio.Queue()
@@ -281,8 +282,8 @@ class Transaction:
                 (to_json(flipped),),
             )
             notes.last_change = int(rows[0][0])
-        if notes.last_change:
-            # In the same transaction: a document's Last-Modified never lags its bytes.
+            # Reading the notes folded the article rows into the stamps (a trigger); this row
+            # came after. In the same transaction: Last-Modified never lags the bytes.
             await self.fetchall(_FOLD_STAMPS)
         return notes
 

@@ -323,6 +323,38 @@ def _step_6(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
 # headers and documents: writes clamp it since this step, which clamps what is already stored.
 STAMP_ALL = "log"
 
+
+def fold_stamps_sql() -> str:
+    """The statement that folds the change rows not yet in `stamps` into it. Needs the
+    `stamp_tags(kind, key, before, after)` SQL function (`register_functions`).
+
+    The stamp is the clock at the fold, the transaction's last statement before COMMIT, and not
+    the write's own time read before its statements ran: a Last-Modified derived from it must be
+    later than any response sent before the commit (see syndication.cache.STAMP_MARGIN)."""
+    return (
+        "INSERT INTO stamps (dep, at, change_id)"
+        " SELECT j.value, max(max(c.at), CAST(strftime('%s', 'now') AS INTEGER)), max(c.id)"
+        " FROM changes c,"
+        f" json_each(json_insert(stamp_tags(c.kind, c.key, c.before, c.after), '$[#]', '{STAMP_ALL}')) j"
+        " WHERE c.id > coalesce((SELECT max(change_id) FROM stamps), 0) GROUP BY j.value"
+        " ON CONFLICT (dep) DO UPDATE SET at = max(at, excluded.at),"
+        " change_id = max(change_id, excluded.change_id)"
+    )
+
+
+def register_functions(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
+    """The SQL functions the schema's triggers call: every connection that writes needs them
+    (the store's writer, migrations, a benchmark loading rows around the store)."""
+
+    def tags(kind: str, key: str, before: str | None, after: str | None) -> str:
+        return stamp_tags(kind, key, before, after, zone)
+
+    conn.create_function("stamp_tags", 4, tags, deterministic=True)
+
+
+# The writer reads its transaction's notes with one DELETE ... RETURNING; the deletion of the
+# newest-change note folds the transaction's change rows into `stamps` in that same statement
+# (one round trip fewer than a statement of its own).
 _STEP_7 = """
 CREATE TABLE stamps (
     dep       TEXT PRIMARY KEY,
@@ -330,6 +362,11 @@ CREATE TABLE stamps (
     change_id INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX stamps_by_change ON stamps (change_id);
+"""
+_STEP_7_TRIGGER = f"""
+CREATE TRIGGER notes_fold_stamps AFTER DELETE ON tx_notes WHEN OLD.kind = 'change' BEGIN
+    {fold_stamps_sql()};
+END;
 """
 
 
@@ -360,24 +397,8 @@ def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
         "INSERT INTO stamps (dep, at, change_id) VALUES (?, ?, ?)",
         [(dep, at, change_id) for dep, (at, change_id) in stamps.items()],
     )
-
-
-def fold_stamps_sql() -> str:
-    """The statement that folds the change rows not yet in `stamps` into it. Needs the
-    `stamp_tags(kind, key, before, after)` SQL function (the writer registers it).
-
-    The stamp is the clock at the fold, the transaction's last statement before COMMIT, and not
-    the write's own time read before its statements ran: a Last-Modified derived from it must be
-    later than any response sent before the commit (see syndication.cache.STAMP_MARGIN)."""
-    return (
-        "INSERT INTO stamps (dep, at, change_id)"
-        " SELECT j.value, max(max(c.at), CAST(strftime('%s', 'now') AS INTEGER)), max(c.id)"
-        " FROM changes c,"
-        f" json_each(json_insert(stamp_tags(c.kind, c.key, c.before, c.after), '$[#]', '{STAMP_ALL}')) j"
-        " WHERE c.id > coalesce((SELECT max(change_id) FROM stamps), 0) GROUP BY j.value"
-        " ON CONFLICT (dep) DO UPDATE SET at = max(at, excluded.at),"
-        " change_id = max(change_id, excluded.change_id)"
-    )
+    for statement in statements(_STEP_7_TRIGGER):
+        conn.execute(statement)
 
 
 def statements(script: str) -> Iterator[str]:
@@ -418,6 +439,7 @@ def rebuild_statistics(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
 
     Runs inside the caller's transaction: migration 6, and a store opened with another zone.
     """
+    register_functions(conn, zone)  # emptying tx_notes fires the stamps' fold
     conn.execute("DELETE FROM totals")
     conn.execute("DELETE FROM buckets")
     conn.execute("DELETE FROM calendar")
@@ -609,6 +631,7 @@ def migrate(
 
     `conn` must be in autocommit mode (`isolation_level=None`).
     """
+    register_functions(conn, zone)
     version = current_version(conn)
     if version > LATEST:
         raise SchemaTooNew(f"store schema version {version} is newer than this service's {LATEST}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 
 from feeds import archive, atom, jsonfeed, rss, yandex
 from feeds.items import feed_guid, to_item
@@ -19,17 +18,14 @@ from feeds.labels import month_title, tag_description
 from feeds.model import Feed, Link
 from feeds.offload import off_loop
 from feeds.paging import last_page, page_url, paging_links
-from syndication.config import Settings
+from syndication.config import RELEASE, Settings
 from syndication.model import ALL_NEWS, Article, Rubric, Scope, ScopeKind
 from syndication.rendering import BadParameter, DocumentNotFound, RenderContext, Rendered
 from syndication.timeutil import month_bounds, month_key, parse_month
 from syndication.urls import YANDEX_PATH, feed_url, month_page, rubric_page, tag_page
 
 GENERATOR = "syndication"
-try:
-    GENERATOR_VERSION = version("syndication")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    GENERATOR_VERSION = "0"
+GENERATOR_VERSION = RELEASE
 
 LIVE_TTL = 5  # minutes; documents change with every write
 ARCHIVE_TTL = 24 * 60  # a closed month changes only when an old article is edited

@@ -32,7 +32,8 @@ from typing import Any, Generic, TypeVar
 import brotli
 
 from syndication.config import Settings, settings_digest
-from syndication.documents import Document, all_tags
+from syndication.dependencies import all_tags
+from syndication.documents import Document
 from syndication.memory import release_freed_memory
 from syndication.metrics import Metrics
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered

@@ -181,17 +181,24 @@ _NOT_RENDERED = frozenset(
 )  # fmt: skip
 
 
+def _release() -> str:
+    try:
+        return version("syndication")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0"
+
+
+# The service's version: feeds name it as their generator, and it shapes every document.
+RELEASE = _release()
+
+
 def settings_digest(settings: Settings) -> str:
     """A digest of everything that shapes the documents' bytes: the settings they show and the
     service's version. When it changes, every document's Last-Modified moves to that moment."""
-    try:
-        release = version("syndication")
-    except PackageNotFoundError:  # a source tree that was never installed
-        release = "0"
     shown = {
         f.name: getattr(settings, f.name)
         for f in fields(settings)
         if f.name not in _NOT_RENDERED and not f.name.startswith("notify_")
     }
-    text = repr(sorted(shown.items())) + release
+    text = repr(sorted(shown.items())) + RELEASE
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

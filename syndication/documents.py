@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import feeds
 import sitemap
 from sitemap.index import INDEX_DEPS, NEWS_DEPS, RUBRICS_DEPS, TAGS_DEPS
-from syndication.dependencies import all_tags, change_tags, count_tags, earlier_counts
+from syndication.dependencies import earlier_counts
 from syndication.model import Scope, ScopeKind
 from syndication.rendering import BadParameter, RenderContext, Rendered
 from syndication.timeutil import parse_month
@@ -158,4 +158,4 @@ def _sitemap(path: str) -> Document | None:
     return None
 
 
-__all__ = ["Document", "all_tags", "change_tags", "count_tags", "earlier_counts", "resolve"]
+__all__ = ["Document", "resolve"]

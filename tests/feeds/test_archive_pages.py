@@ -22,7 +22,8 @@ import pytest
 from feeds import archive
 from syndication.cache import DocumentCache
 from syndication.config import Settings
-from syndication.documents import all_tags, count_tags, earlier_counts, resolve
+from syndication.dependencies import all_tags, count_tags, earlier_counts
+from syndication.documents import resolve
 from syndication.metrics import Metrics
 from syndication.rendering import BadParameter, RenderContext
 from syndication.store import SQLiteStore

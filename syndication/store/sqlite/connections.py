@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import orjson
 
-from syndication.dependencies import stamp_tags
 from syndication.store.base import StoreError
 from syndication.store.counter import ChangeCounter
 from syndication.store.sqlite.schema import (
     fold_stamps_sql,
     migrate,
     rebuild_statistics,
+    stamp_function,
     stored_zone,
 )
 
@@ -94,13 +94,10 @@ class Connections:
         # The writer's transactions begin implicitly with their first data-changing statement
         # (sqlite3 issues BEGIN IMMEDIATE in the same call): one round trip fewer a write.
         self._writer = await self._connect(_WRITER_CACHE_KIB, _WRITER_BUSY_MS, "IMMEDIATE")
-        zone = self.zone
-
-        def tags(kind: str, key: str, before: str | None, after: str | None) -> str:
-            return stamp_tags(kind, key, before, after, zone)
-
         # For the trigger that folds a write's change rows into the stamps (schema step 7).
-        await self._writer.create_function("stamp_tags", 4, tags, deterministic=True)
+        await self._writer.create_function(
+            "stamp_tags", 4, stamp_function(self.zone), deterministic=True
+        )
         self._log = await self._connect(_READER_CACHE_KIB // 2, _READER_BUSY_MS)
         self._pool = asyncio.Queue()
         for _ in range(self._readers):

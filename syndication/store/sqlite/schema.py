@@ -342,14 +342,19 @@ def fold_stamps_sql() -> str:
     )
 
 
-def register_functions(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
-    """The SQL functions the schema's triggers call: every connection that writes needs them
-    (the store's writer, migrations, a benchmark loading rows around the store)."""
+def stamp_function(zone: ZoneInfo) -> Callable[[str, str, str | None, str | None], str]:
+    """The `stamp_tags(kind, key, before, after)` SQL function for the site's `zone`."""
 
     def tags(kind: str, key: str, before: str | None, after: str | None) -> str:
         return stamp_tags(kind, key, before, after, zone)
 
-    conn.create_function("stamp_tags", 4, tags, deterministic=True)
+    return tags
+
+
+def register_functions(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
+    """The SQL functions the schema's triggers call: every connection that writes needs them
+    (the store's writer, migrations, a benchmark loading rows around the store)."""
+    conn.create_function("stamp_tags", 4, stamp_function(zone), deterministic=True)
 
 
 # The writer reads its transaction's notes with one DELETE ... RETURNING; the deletion of the

@@ -237,15 +237,16 @@ class DocumentCache:
 
     # --- freshness ----------------------------------------------------------------------------
     async def sync(self) -> None:
-        """Apply every change committed since the last look. Costs a counter read when none."""
-        if self.store.change_hint() > self._synced:
-            await self._catch_up()
+        """Apply every change committed since the last look. Costs a counter read when none (a
+        shared head query on a store of several hosts)."""
+        head = await self.store.change_head()
+        if head > self._synced:
+            await self._catch_up(head)
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, target: int) -> None:
         # One read of the change log at a time; everyone who finds the counter moved waits for
         # it (shielded: a client hanging up must not cancel it for the others) and for nothing
         # else. A read that brings no progress ends the wait rather than spinning.
-        target = self.store.change_hint()
         while self._synced < target:
             before = self._synced
             await self._log_read.wait()
@@ -326,8 +327,9 @@ class DocumentCache:
 
     # --- lookup -------------------------------------------------------------------------------
     async def get(self, doc: Document) -> Entry:
-        if self.store.change_hint() > self._synced:
-            await self._catch_up()
+        head = await self.store.change_head()
+        if head > self._synced:
+            await self._catch_up(head)
         entry = self._documents.get(doc.key)
         if entry is None:
             entry = self._missing.get(doc.key)

@@ -526,6 +526,9 @@ class ProbedStore:
     def change_hint(self) -> int:
         return self.inner.change_hint()
 
+    async def change_head(self) -> int:
+        return await self.inner.change_head()
+
     def snapshot(self) -> AbstractAsyncContextManager[None]:
         return self.inner.snapshot()
 

@@ -168,6 +168,13 @@ class ChangeLogReader(Protocol):
         signal to look at the change log, never a substitute for it."""
         ...
 
+    async def change_head(self) -> int:
+        """At least the newest change id committed, by any process anywhere, before this call
+        began: what a request must have applied to answer exactly. One host's SQLite store reads
+        its shared counter (no I/O); a store shared by several hosts asks the database, one
+        query for many callers (syndication/store/freshness.py)."""
+        ...
+
     async def changes_since(self, change_id: int, *, limit: int = 10_000) -> list[Change]: ...
 
     async def next_publication(self, *, after: datetime) -> datetime | None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from feeds import archive, atom, jsonfeed, rss, yandex
-from feeds.items import feed_guid, to_item
+from feeds.items import article_guid, feed_guid, to_item
 from feeds.labels import month_title, tag_description
-from feeds.model import Feed, Link
+from feeds.model import DeletedEntry, Feed, Link
 from feeds.offload import off_loop
 from feeds.paging import last_page, page_url, paging_links
 from syndication.config import RELEASE, Settings
@@ -32,6 +32,8 @@ ARCHIVE_TTL = 24 * 60  # a closed month changes only when an old article is edit
 # orjson writes about 20 µs per item with a 3 KB body (bench/render.py: 1 ms for 50) and a trip
 # to a worker thread costs about 40 µs: a JSON feed of a few items is cheaper written in place.
 JSON_INLINE_ITEMS = 10
+# RFC 6721 deleted entries on an Atom feed's first page: the newest this many of the period.
+MAX_RETRACTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class _Page:
     # Last-Modified when it is not `updated` (see syndication.rendering.Rendered.last_modified)
     modified: datetime | None = None
     stamped: frozenset[str] = frozenset()  # see syndication.rendering.Rendered.stamped
+    deleted: tuple[DeletedEntry, ...] = ()
+    expires: datetime | None = None  # see syndication.rendering.Rendered.expires
 
 
 async def build_feed(
@@ -130,6 +134,7 @@ async def _render(ctx: RenderContext, form: _Format, doc: _Page) -> Rendered:
         body,
         form.media_type,
         last_modified=doc.modified or doc.updated,
+        expires=doc.expires,
         links=links,
         deps=shown,
         stamped=doc.stamped,
@@ -192,6 +197,10 @@ async def _paged_feed(
             count = await store.count(archive.month_scope(month), now=now)
             pages = archive.page_count(count, archive.PAGE_ITEMS)
             links.append(Link("prev-archive", archive.page_url(settings, month, pages, fmt)))
+    deleted: tuple[DeletedEntry, ...] = ()
+    modified = expires = None
+    if fmt == "atom" and page == 1 and settings.retraction_days > 0:
+        deleted, modified, expires = await _retractions(ctx, scope)
     return _Page(
         scope,
         channel,
@@ -200,7 +209,33 @@ async def _paged_feed(
         articles=articles,
         rubrics=rubrics,
         links=tuple(links),
+        deleted=deleted,
+        modified=max(d for d in (updated, modified) if d) if modified else None,
+        expires=expires,
     )
+
+
+async def _retractions(
+    ctx: RenderContext, scope: Scope
+) -> tuple[tuple[DeletedEntry, ...], datetime | None, datetime | None]:
+    """RFC 6721 deleted entries of the retraction period: (entries, the instant the newest
+    expired one left, if any: the bytes changed then with no write; when the oldest shown
+    leaves)."""
+    settings, now = ctx.settings, ctx.now
+    period = timedelta(days=settings.retraction_days)
+    # One period further back: the newest tombstone that has expired moves Last-Modified.
+    rows = await ctx.store.retractions(
+        scope, since=now - 2 * period, now=now, limit=MAX_RETRACTIONS + 1
+    )
+    shown = [r for r in rows if r.at >= now - period][:MAX_RETRACTIONS]
+    # An expired one was shown until it left only if fewer than the maximum are newer.
+    gone = None
+    if len(shown) < MAX_RETRACTIONS:
+        gone = next((r for r in rows if r.at < now - period), None)
+    entries = tuple(DeletedEntry(article_guid(settings, r.article_id), r.at, r.url) for r in shown)
+    left = gone.at + period if gone is not None else None
+    expires = min(r.at for r in shown) + period if shown else None
+    return entries, left, expires
 
 
 async def _archive_page(
@@ -277,4 +312,5 @@ def _feed(settings: Settings, doc: _Page) -> Feed:
         archive=doc.archive,
         ttl=doc.ttl,
         next_url=doc.next_url,
+        deleted=doc.deleted,
     )

@@ -18,7 +18,7 @@ from typing import Any
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 
 from feeds.model import Feed, Item
-from feeds.xmltree import ATOM_NS, DC_NS, FH_NS, SubElement, media_content
+from feeds.xmltree import ATOM_NS, DC_NS, FH_NS, TOMBSTONES_NS, SubElement, media_content
 
 EXTENSION = "syndication"  # the name each renderer registers its classes under
 
@@ -26,6 +26,7 @@ _ATOM_LINK = f"{{{ATOM_NS}}}link"
 _ATOM_UPDATED = f"{{{ATOM_NS}}}updated"
 _DC_CREATOR = f"{{{DC_NS}}}creator"
 _FH_ARCHIVE = f"{{{FH_NS}}}archive"
+_DELETED_ENTRY = f"{{{TOMBSTONES_NS}}}deleted-entry"
 
 
 class ChannelExtension(BaseExtension):  # type: ignore[misc]
@@ -38,9 +39,12 @@ class ChannelExtension(BaseExtension):  # type: ignore[misc]
         self.namespaces: dict[str, str] = {}
 
     def extend_ns(self) -> dict[str, str]:
+        namespaces = self.namespaces
         if self.feed is not None and self.feed.archive:
-            return {**self.namespaces, "fh": FH_NS}
-        return self.namespaces
+            namespaces = {**namespaces, "fh": FH_NS}
+        if self.feed is not None and self.feed.deleted:
+            namespaces = {**namespaces, "at": TOMBSTONES_NS}
+        return namespaces
 
     def extend_rss(self, rss: Any) -> Any:
         feed = self.feed
@@ -55,8 +59,17 @@ class ChannelExtension(BaseExtension):  # type: ignore[misc]
         return rss
 
     def extend_atom(self, root: Any) -> Any:
-        if self.feed is not None and self.feed.archive:
+        feed = self.feed
+        if feed is None:
+            return root
+        if feed.archive:
             SubElement(root, _FH_ARCHIVE)
+        for gone in feed.deleted:
+            # RFC 6721: the id the entry had and when it went; its page, for readers that
+            # show what was withdrawn. Dates as feedgen writes them, in the site's zone.
+            when = gone.when.astimezone(feed.zone).isoformat()
+            tombstone = SubElement(root, _DELETED_ENTRY, ref=gone.ref, when=when)
+            SubElement(tombstone, _ATOM_LINK, rel="alternate", href=gone.url)
         return root
 
 

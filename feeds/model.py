@@ -56,6 +56,15 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletedEntry:
+    """An item readers may still hold that is gone (RFC 6721 at:deleted-entry, Atom only)."""
+
+    ref: str  # the id the entry had
+    when: datetime
+    url: str  # the page it linked to
+
+
+@dataclass(frozen=True, slots=True)
 class Feed:
     """One feed document in one format: the channel, its links and its items (in order)."""
 
@@ -78,6 +87,7 @@ class Feed:
     ttl: int = 5  # minutes
     # JSON Feed's next_url where no rel="next" applies: the next page of a month archive.
     next_url: str | None = None
+    deleted: tuple[DeletedEntry, ...] = ()  # newest first
 
     def cleaned(self) -> Feed:
         """This feed with every text stripped of characters XML forbids.
@@ -99,6 +109,9 @@ class Feed:
             links=tuple(Link(xml_safe(k.rel), xml_safe(k.href)) for k in self.links),
             hub=_opt(self.hub),
             next_url=_opt(self.next_url),
+            deleted=tuple(
+                DeletedEntry(xml_safe(d.ref), d.when, xml_safe(d.url)) for d in self.deleted
+            ),
         )
 
 

@@ -20,6 +20,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 FH_NS = "http://purl.org/syndication/history/1.0"
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 YANDEX_NS = "http://news.yandex.ru"
 RSS_DOCS = "http://www.rssboard.org/rss-specification"
 

@@ -37,6 +37,9 @@ class Settings:
     api_token: str | None = None
     feed_limit: int = 50
     feed_max_limit: int = 500
+    # How long an Atom feed lists a deleted or unpublished article as an RFC 6721 deleted
+    # entry, so that aggregators drop their copy; 0: never.
+    retraction_days: int = 7
     max_article_bytes: int = 2 * 1024 * 1024
     max_bulk_bytes: int = 64 * 1024 * 1024
     sitemap_max_urls: int = 50_000
@@ -125,6 +128,8 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"{PREFIX}TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if not 0 <= self.retraction_days <= 3660:
+            raise ConfigError(f"{PREFIX}RETRACTION_DAYS must be between 0 and 3660")
         if not 1 <= self.feed_limit <= self.feed_max_limit:
             raise ConfigError(f"{PREFIX}FEED_LIMIT must be between 1 and {self.feed_max_limit}")
         if bool(self.indexnow_endpoint) != bool(self.indexnow_key):

@@ -170,6 +170,18 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Retraction:
+    """An article that readers saw and that went away (deleted or unpublished): what an Atom
+    feed announces as an RFC 6721 deleted entry."""
+
+    article_id: str
+    at: datetime  # when it went away
+    url: str
+    rubrics: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     created: int
     replaced: int

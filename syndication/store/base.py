@@ -18,6 +18,7 @@ from syndication.model import (
     ArticleIn,
     Change,
     MonthStat,
+    Retraction,
     Rubric,
     Scope,
     Tag,
@@ -90,6 +91,15 @@ class FeedReader(Protocol):
         """Published articles of `scope` with `published_at <= now`, newest first; with
         `oldest_first`, `offset` and `limit` count from the oldest end (still returned newest
         first): a slice that a newer article cannot shift."""
+        ...
+
+    async def retractions(
+        self, scope: Scope, *, since: datetime, now: datetime, limit: int
+    ) -> list[Retraction]:
+        """Articles of `scope` (as they were placed) that were visible and went away (deleted,
+        or no longer published) at `since <= at <= now`, and are not visible at `now`: the
+        latest such change of each article, newest first, at most `limit`. Month scopes are
+        not supported (an empty list)."""
         ...
 
 

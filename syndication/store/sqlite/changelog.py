@@ -8,10 +8,10 @@ from datetime import datetime
 
 import orjson
 
-from syndication.model import Change
+from syndication.model import Change, Retraction, Scope, ScopeKind
 from syndication.store.base import DeliveryCursor
 from syndication.store.sqlite.connections import Connections, Transaction, to_json
-from syndication.timeutil import from_epoch
+from syndication.timeutil import from_epoch, to_epoch
 
 _CURSOR_COLUMNS = "target, change_id, attempts, next_attempt_at, last_error, updated_at"
 
@@ -124,3 +124,46 @@ class DeliveryCursors:
             )  # fmt: skip
 
         await self.db.write(work)
+
+
+class Retractions:
+    db: Connections
+
+    async def retractions(
+        self, scope: Scope, *, since: datetime, now: datetime, limit: int
+    ) -> list[Retraction]:
+        if scope.kind is ScopeKind.MONTH:
+            return []
+        where, params = "", []
+        if scope.kind is not ScopeKind.ALL:
+            field = "$.rubrics" if scope.kind is ScopeKind.RUBRIC else "$.tags"
+            where = f" AND EXISTS (SELECT 1 FROM json_each(c.before, '{field}') WHERE value = ?)"
+            params = [scope.key]
+        # The change that made a visible article go away (a delete, or a write that left it
+        # unpublished), of an article still not visible now; its placement is the one readers saw.
+        rows = await self.db.fetchall(
+            "SELECT c.key, c.at, c.before FROM changes c INDEXED BY changes_by_at"
+            " WHERE c.at >= ? AND c.at <= ? AND c.kind IN ('article', 'article-delete')"
+            " AND json_extract(c.before, '$.status') = 'published'"
+            " AND json_extract(c.before, '$.published_at') <= c.at"
+            " AND (c.after IS NULL OR json_extract(c.after, '$.status') != 'published')"
+            " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = c.key"
+            "   AND a.status = 'published' AND a.published_at <= ?)"
+            f"{where} ORDER BY c.at DESC, c.id DESC",
+            (to_epoch(since), to_epoch(now), to_epoch(now), *params),
+        )
+        found: dict[str, Retraction] = {}
+        for key, at, before in rows:
+            if key in found:
+                continue  # an older retraction of the same article
+            state = orjson.loads(before)
+            found[key] = Retraction(
+                article_id=key,
+                at=from_epoch(at),
+                url=state["url"],
+                rubrics=tuple(state.get("rubrics") or ()),
+                tags=tuple(state.get("tags") or ()),
+            )
+            if len(found) >= limit:
+                break
+        return list(found.values())

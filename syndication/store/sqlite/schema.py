@@ -615,6 +615,8 @@ MIGRATIONS: tuple[Step, ...] = (
     _step_6,
     # 7: per-dependency change stamps; no stored update date later than its write.
     _step_7,
+    # 8: the change log by time, for retractions (RFC 6721 deleted entries) of the last days.
+    "CREATE INDEX changes_by_at ON changes (at);",
 )
 
 

@@ -11,14 +11,16 @@ from zoneinfo import ZoneInfo
 from syndication.model import Tag
 from syndication.store.base import StoreError
 from syndication.store.sqlite.articles import FeedQueries
-from syndication.store.sqlite.changelog import ChangeLog, DeliveryCursors, Stamps
+from syndication.store.sqlite.changelog import ChangeLog, DeliveryCursors, Retractions, Stamps
 from syndication.store.sqlite.connections import Connections
 from syndication.store.sqlite.golive import GoLive
 from syndication.store.sqlite.sitemaps import SitemapQueries
 from syndication.store.sqlite.writes import Writes, _Known
 
 
-class SQLiteStore(Writes, FeedQueries, SitemapQueries, ChangeLog, Stamps, DeliveryCursors, GoLive):
+class SQLiteStore(
+    Writes, FeedQueries, SitemapQueries, ChangeLog, Retractions, Stamps, DeliveryCursors, GoLive
+):
     """Every store protocol (syndication/store/base.py) over one SQLite file; each part lives in
     its own module and shares only the connections."""
 

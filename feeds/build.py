@@ -313,4 +313,6 @@ def _feed(settings: Settings, doc: _Page) -> Feed:
         ttl=doc.ttl,
         next_url=doc.next_url,
         deleted=doc.deleted,
+        icon=settings.icon_url,
+        logo=settings.logo_url,
     )

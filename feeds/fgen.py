@@ -55,6 +55,11 @@ def generator(
     fg.language(feed.language)
     fg.generator(feed.generator, version=feed.generator_version)  # replaces feedgen's own uri
     fg.ttl(feed.ttl)
+    if feed.logo:
+        # RSS <image> (its title and link must be the channel's) and the Atom <logo>.
+        fg.image(url=feed.logo, title=feed.title or feed.home, link=feed.home)
+    if feed.icon and not rss:
+        fg.icon(feed.icon)
     if feed.updated is not None:
         # Both the Atom <updated> and the RSS lastBuildDate: the scope's newest change keeps a
         # document byte-identical while nothing in it changed.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -39,6 +40,19 @@ def tag_scheme(settings: Settings) -> str:
     return f"{settings.site}/tag/"
 
 
+def with_lead_image(content_html: str | None, image: Image | None) -> str | None:
+    """The full text with the lead image on top, unless the text already shows it: newsboat
+    and e-mail readers show no enclosure, so the article would reach them without its picture.
+    Text without full content stays without (the summary stands for it)."""
+    if not content_html or image is None:
+        return content_html
+    url = html.escape(image.url)
+    if image.url in content_html or url in content_html:
+        return content_html
+    alt = html.escape(image.caption or "", quote=True)
+    return f'<p><img src="{url}" alt="{alt}"></p>{content_html}'
+
+
 def to_item(article: Article, settings: Settings, rubrics: Mapping[str, Rubric]) -> Item:
     categories: list[Category] = []
     for slug in article.rubrics:
@@ -68,7 +82,7 @@ def to_item(article: Article, settings: Settings, rubrics: Mapping[str, Rubric])
         url=article.url,
         # Ingest derives a summary whenever there is content; this covers rows that predate it.
         summary=article.summary or derive_summary(article.content_html),
-        content_html=article.content_html,
+        content_html=with_lead_image(article.content_html, article.image),
         published=article.published_at,
         updated=article.updated_at,
         author=article.author,

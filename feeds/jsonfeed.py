@@ -40,6 +40,10 @@ def _document(feed: Feed) -> dict[str, Any]:
         "language": feed.language,
         "authors": [{"name": feed.publisher, "url": feed.publisher_url}],
     }
+    if feed.logo:
+        doc["icon"] = feed.logo
+    if feed.icon:
+        doc["favicon"] = feed.icon
     paging = {link.rel: link.href for link in feed.links}
     next_url = feed.next_url or paging.get("next")
     if next_url:

@@ -88,6 +88,8 @@ class Feed:
     # JSON Feed's next_url where no rel="next" applies: the next page of a month archive.
     next_url: str | None = None
     deleted: tuple[DeletedEntry, ...] = ()  # newest first
+    icon: str | None = None  # the site's icon (square, small)
+    logo: str | None = None  # the site's logo (square, 180 px or more)
 
     def cleaned(self) -> Feed:
         """This feed with every text stripped of characters XML forbids.
@@ -109,6 +111,8 @@ class Feed:
             links=tuple(Link(xml_safe(k.rel), xml_safe(k.href)) for k in self.links),
             hub=_opt(self.hub),
             next_url=_opt(self.next_url),
+            icon=_opt(self.icon),
+            logo=_opt(self.logo),
             deleted=tuple(
                 DeletedEntry(xml_safe(d.ref), d.when, xml_safe(d.url)) for d in self.deleted
             ),

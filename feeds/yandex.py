@@ -44,6 +44,10 @@ def _channel(feed: Feed) -> tuple[etree._Element, etree._Element]:
     text(ch, "title", feed.title or feed.home)
     text(ch, "link", feed.home)
     text(ch, "description", feed.description or feed.title or feed.home)
+    if feed.logo:
+        # Yandex's logo elements: the square one must be 180 px or more, as the bundled one is.
+        text(ch, f"{{{YANDEX_NS}}}logo", feed.logo)
+        text(ch, f"{{{YANDEX_NS}}}logo", feed.logo).set("type", "square")
     SubElement(ch, _ATOM_LINK, href=feed.self_url, rel="self", type="application/rss+xml")
     text(ch, "docs", RSS_DOCS)
     text(ch, "generator", feed.generator)

@@ -19,6 +19,9 @@ from syndication.weburl import normalise_url
 PREFIX = "SYNDICATION_"
 _INDEXNOW_KEY = re.compile(r"[a-zA-Z0-9-]{8,128}")
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# The bundled icon and logo (feeds/brand.py), used when no other is configured.
+ICON_PATH = "/favicon.ico"
+LOGO_PATH = "/logo.png"
 
 
 class ConfigError(ValueError):
@@ -33,6 +36,10 @@ class Settings:
     site_title: str = "Новости региона"
     site_description: str = "Новости региона: органы власти, территории, события"
     site_language: str = "ru"
+    # The site's icon (square, small) and logo (square, 180 px or more: Yandex's minimum), shown
+    # by readers beside the feed; empty: the bundled ones the service serves itself.
+    site_icon: str = ""
+    site_logo: str = ""
     timezone: str = "Europe/Moscow"
     api_token: str | None = None
     feed_limit: int = 50
@@ -71,6 +78,14 @@ class Settings:
     @property
     def site(self) -> str:
         return self.site_url or self.public_url
+
+    @property
+    def icon_url(self) -> str:
+        return self.site_icon or f"{self.public_url}{ICON_PATH}"
+
+    @property
+    def logo_url(self) -> str:
+        return self.site_logo or f"{self.public_url}{LOGO_PATH}"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -116,7 +131,14 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
-        for name in ("public_url", "site_url", "websub_hub", "indexnow_endpoint"):
+        for name in (
+            "public_url",
+            "site_url",
+            "websub_hub",
+            "indexnow_endpoint",
+            "site_icon",
+            "site_logo",
+        ):
             value = getattr(self, name)
             if value:
                 parts = urlsplit(value)

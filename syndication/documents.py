@@ -14,7 +14,9 @@ from dataclasses import dataclass, replace
 
 import feeds
 import sitemap
+from feeds import brand
 from sitemap.index import INDEX_DEPS, NEWS_DEPS, RUBRICS_DEPS, TAGS_DEPS
+from syndication.config import ICON_PATH, LOGO_PATH
 from syndication.dependencies import earlier_counts
 from syndication.model import Scope, ScopeKind
 from syndication.rendering import BadParameter, RenderContext, Rendered
@@ -95,6 +97,10 @@ def resolve(
                         feeds.build_index_page)  # fmt: skip
     if path == "/robots.txt":
         return Document("robots", "robots", frozenset(), _robots)
+    if path == ICON_PATH:
+        return Document("brand:icon", "brand", frozenset(), brand.build_icon)
+    if path == LOGO_PATH:
+        return Document("brand:logo", "brand", frozenset(), brand.build_logo)
 
     doc = _sitemap(path)
     if doc is None:

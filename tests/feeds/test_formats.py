@@ -89,6 +89,7 @@ async def test_rss_carries_every_element(store: SQLiteStore, hub_settings: Setti
     assert guid.text == "tag:example.ru,2025:article:a-0001"
     assert item.findtext("description") == "Краткое содержание новости 1."
     assert item.findtext("content:encoded", namespaces=NS) == (
+        '<p><img src="https://example.ru/upload/1.jpg" alt="Фото пресс-службы"></p>'
         '<p>Текст новости 1. <a href="https://example.ru/docs/1" rel="noopener">Документ</a></p>'
     )
     assert item.findtext("dc:creator", namespaces=NS) == "Пресс-служба"
@@ -173,7 +174,7 @@ async def test_json_feed_fields(store: SQLiteStore, hub_settings: Settings) -> N
     ids = [item["id"] for item in doc["items"]]
     assert len(ids) == len(set(ids)) == 3
     first = doc["items"][0]
-    assert first["content_html"].startswith("<p>Текст новости 1.")
+    assert first["content_html"].startswith('<p><img src="https://example.ru/upload/1.jpg"')
     assert first["authors"] == [{"name": "Пресс-служба"}]
     assert first["image"] == "https://example.ru/upload/1.jpg"
     assert first["date_published"] == "2025-12-20T14:00:00+03:00"

@@ -20,9 +20,13 @@ moving, a month ending) carry their expiry: their files leave EXPIRY_MARGIN befo
 worker sweeps every TICK), and a document expiring within PLACE_MIN_LIFE is not placed at all.
 With the service down nothing sweeps: time-based changes do not reach the mirror (README).
 
+A render within a change's STAMP_MARGIN has its Last-Modified capped at the render's second,
+which an older version of the document may share: its files are written only once the margin is
+over, with the date the same bytes have from then on (`Entry.settled`), and only if no change
+touched the document meanwhile.
+
 What is never a file: answers other than 200, URLs with a query string (`serving` offers only
-path-only requests), renders whose Last-Modified was capped at the render's second (they are
-rendered again a second later), and documents whose media type or Link headers nginx could not
+path-only requests), and documents whose media type or Link headers nginx could not
 send exactly as the service does (FILE_TYPES, `_links_ok`).
 
 File I/O and the manifest run in one thread per process, off the event loop.
@@ -38,10 +42,10 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +68,8 @@ EXPIRY_MARGIN = 30.0
 TICK = 1.0
 # A document that changes with time sooner than this is left to the service.
 PLACE_MIN_LIFE = 2 * EXPIRY_MARGIN
+# A capped render's date settles within the cache's STAMP_MARGIN (2 s); this only bounds a wait.
+MAX_SETTLE_WAIT = 5.0
 # Past this many changes in one sync (a bulk import), every file goes: cheaper than the tags.
 MAX_CHANGES = 20_000
 # How long the tags raised by a sync are kept for `place` to check renders against; a render
@@ -149,10 +155,12 @@ class Mirror:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.root = root
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep
         self._digest = settings_digest(settings)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="mirror")
         self._db: sqlite3.Connection | None = None
@@ -348,7 +356,18 @@ class Mirror:
         if entry.status != 200:
             return Placed(False, "not a 200")
         if entry.capped:
-            return Placed(False, "Last-Modified capped at the render's second")
+            if entry.settled is None:
+                return Placed(False, "Last-Modified capped at the render's second")
+            # Rendered within a change's STAMP_MARGIN: its date was capped at the render's
+            # second, which an older version may share. The same bytes take their own date once
+            # the margin is over (at most STAMP_MARGIN from now): they are written then, if no
+            # change touched them meanwhile.
+            settles, expires = entry.settled
+            wait = settles.timestamp() - self.clock()
+            if wait > 0:
+                await self.sleep(min(wait, MAX_SETTLE_WAIT))
+            entry = replace(entry, last_modified=settles, expires=expires, capped=False,
+                            settled=None, variants={})  # fmt: skip
         if entry.media_type != FILE_TYPES[name.rsplit(".", 1)[-1]]:
             return Placed(False, "media type nginx would not send")
         if not self._links_ok(path, entry):

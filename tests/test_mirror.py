@@ -305,3 +305,67 @@ async def test_a_failed_write_leaves_no_record(
     monkeypatch.undo()
     assert files(mirror.root) == set()
     assert (await mirror.place("/feeds/all.rss", entry)).written
+
+
+async def test_a_capped_render_is_written_once_its_date_settles(
+    seeded: SQLiteStore, settings: Settings, tmp_path: Path
+) -> None:
+    """Rendered right after a write, a document's Last-Modified is capped at the render's second
+    (an older version may share it): its files wait until the margin is over and then carry the
+    date the service gives the same bytes from then on. A write in between keeps them out."""
+    asked, go = asyncio.Event(), asyncio.Event()
+    waits: list[float] = []
+
+    async def held(seconds: float) -> None:
+        waits.append(seconds)
+        asked.set()
+        await go.wait()
+
+    m = Mirror(tmp_path / "mirror", settings, sleep=held)
+    await m.open()
+    try:
+        await m.sync(seeded)
+        await seeded.put_articles([article(settings, "a4")])
+        await m.sync(seeded)
+        cache = DocumentCache(seeded, settings, Metrics())  # real time: within the margin
+        for path, touched in (("/feeds/rubric/glavnoe.rss", True), ("/robots.txt", False)):
+            entry = await cache.get(document(settings, path))
+            if not touched:
+                # Nothing stamps robots.txt: never capped, written at once.
+                assert not entry.capped
+                assert (await m.place(path, entry)).written
+                continue
+            assert entry.capped
+            assert entry.settled is not None
+            settles = entry.settled[0]
+            # Held in its wait: a write to another rubric does not touch it.
+            asked.clear()
+            go.clear()
+            placing = asyncio.create_task(m.place(path, entry))
+            await asked.wait()
+            await seeded.put_articles([article(settings, "s1", rubrics=["sport"],
+                                               tags=["Футбол"])])  # fmt: skip
+            await m.sync(seeded)
+            go.set()
+            assert (await placing).written
+            feed = m.root / "feeds" / "rubric" / "glavnoe.rss"
+            assert feed.stat().st_mtime == settles.timestamp()
+            assert feed.read_bytes() == entry.body
+            # Again, with a write to its rubric while it waits: not written.
+            await seeded.put_articles([article(settings, "a5")])
+            await m.sync(seeded)
+            again = await DocumentCache(seeded, settings, Metrics()).get(document(settings, path))
+            assert again.capped
+            asked.clear()
+            go.clear()
+            placing = asyncio.create_task(m.place(path, again))
+            await asked.wait()
+            await seeded.put_articles([article(settings, "a6")])
+            await m.sync(seeded)
+            go.set()
+            placed = await placing
+            assert placed.reason == "stale: a change after the render touched it"
+            assert not feed.exists()
+        assert all(0 < w <= 2 for w in waits), waits
+    finally:
+        await m.close()

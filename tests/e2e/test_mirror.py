@@ -195,7 +195,10 @@ def test_what_the_files_do_not_answer_goes_to_the_service(stack: Stack) -> None:
         ("/index.html", 404),
         ("/.mirror.sqlite", 404),
         ("/.tmp/", 404),
-        ("/feeds/", 404),
+        ("/feeds/", 404),  # folders: nginx would answer 403 or 301
+        ("/feeds", 404),
+        ("/sitemaps", 404),
+        ("/feeds/all.rss/", 404),
         ("/opml.xml", 200),
         ("/healthz", 200),
     ]:

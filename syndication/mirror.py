@@ -167,9 +167,10 @@ class Mirror:
         self._lock_fd: int | None = None
         self._sync_lock = asyncio.Lock()
         self._seen = -1  # the newest change id this process synced the mirror to
-        # path -> (change id, etag) of the last entry offered, so that a cached hit costs a
-        # dict lookup, not a trip to the mirror's thread.
-        self._offered: dict[str, tuple[int, str]] = {}
+        # path -> (change id, etag, expiry) of the last entry offered, so that a cached hit costs
+        # a dict lookup, not a trip to the mirror's thread. The expiry tells a render after a
+        # sweep from the one before it, though their bytes may be the same.
+        self._offered: dict[str, tuple[int, str, float]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -331,7 +332,7 @@ class Mirror:
     def offer(self, path: str, entry: Entry) -> None:
         """Called by `serving` for every 200 of a path-only GET/HEAD: place the entry in the
         background unless this process already offered this very render."""
-        seen = (entry.change_id, entry.etag)
+        seen = (entry.change_id, entry.etag, entry.expires)
         if self._offered.get(path) == seen:
             return
         if len(self._offered) >= 65_536:  # a bound a crawl cannot grow past

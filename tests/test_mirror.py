@@ -369,3 +369,33 @@ async def test_a_capped_render_is_written_once_its_date_settles(
         assert all(0 < w <= 2 for w in waits), waits
     finally:
         await m.close()
+
+
+def test_the_app_offers_path_only_reads_and_removes_files_before_it_acknowledges(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Through the real app (TestClient runs its lifespan): a read with a query string is never
+    a file; a path-only read becomes one; a write's answer comes after its files are gone."""
+    from starlette.testclient import TestClient
+
+    from app import create_app
+    from tests.conftest import TOKEN
+
+    root = tmp_path / "mirror"
+    feed = root / "feeds" / "all.rss"
+    payload = {"title": "Первая", "published_at": "2025-12-01T10:00:00+03:00",
+               "rubrics": ["glavnoe"]}  # fmt: skip
+    app = create_app(replace(settings, mirror=str(root)))
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        assert client.put("/api/articles/a1", json=payload).status_code == 201
+        limited = client.get("/feeds/all.rss?limit=5")
+        assert limited.status_code == 200
+        deadline = time.monotonic() + 60  # only a hang misses it
+        while not feed.exists():
+            assert time.monotonic() < deadline, "the feed never became a file"
+            assert client.get("/feeds/all.rss").status_code == 200
+            time.sleep(0.1)
+        # The query's bytes (its paging links name the limit) never became the path's file.
+        assert limited.content != feed.read_bytes() == client.get("/feeds/all.rss").content
+        assert client.put("/api/articles/a2", json=payload).status_code == 201
+        assert not feed.exists()

@@ -8,6 +8,7 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from syndication.guards import Guards
 from syndication.logs import configure as configure_logging
 from syndication.memory import freeze_startup_objects, limit_malloc_arenas
 from syndication.metrics import CONTENT_TYPE_LATEST, Metrics
+from syndication.mirror import Mirror
 from syndication.notify import Notifier, notify_routes
 from syndication.parallel import close_shared_validator
 from syndication.problems import Problem
@@ -51,11 +53,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     cache = DocumentCache(store, settings, metrics, verify_missing=verify_store)
 
     notifier = Notifier(settings, store, metrics)
+    mirror = Mirror(Path(settings.mirror), settings) if settings.mirror else None
 
     async def after_write(change_id: int) -> None:
         # This worker sees its own write at once; the others through the shared counter.
         notifier.wake()  # no I/O: push delivery runs in the background, never holds up a write
         await cache.sync()
+        if mirror is not None:
+            # nginx serves the mirror's files without asking: the stale ones go before the ack.
+            await mirror.sync(store)
 
     api = WriteAPI(settings, store, on_write=after_write)
 
@@ -104,10 +110,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await store.open()
         log.info("store open: %s", settings.db)
         await notifier.start()
+        if mirror is not None:
+            await mirror.open()
+            await mirror.sync(store)
+            mirror.start(store)
         freeze_startup_objects()
         try:
             yield
         finally:
+            if mirror is not None:
+                await mirror.close()
             await notifier.stop()
             close_shared_validator()
             await store.close()
@@ -174,4 +186,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
 
     # Public documents take the short path; the API, health and metrics go through Starlette.
-    return DocumentServer(Guards(app, body_timeout=settings.body_timeout), cache, metrics, resolver)
+    return DocumentServer(
+        Guards(app, body_timeout=settings.body_timeout), cache, metrics, resolver, mirror=mirror
+    )

@@ -19,6 +19,14 @@ On a second store (6,000 full-text articles over a year, ~500 a month):
   (e) a crawl of --crawl-urls distinct URLs (feed pages of every format, limit and page, and tag
       feeds; 4 at a time) with SYNDICATION_CACHE_MAX_BYTES at --crawl-bound-mib: the worker's
       peak RSS (VmHWM) against the bound + 100 MB, and what the cache says it holds.
+
+Row m (needs nginx, with libnginx-mod-http-brotli-static when installed): `serve --mirror DIR`
+behind deploy/nginx/syndication-mirror.conf (one nginx worker), /feeds/all.rss (Accept-Encoding:
+gzip) answered from the mirror's files, against the same nginx serving the same files (copied
+with their mtimes) from a plain directory with the same types, compression and headers:
+  (m1) nginx + mirror, 200        (p1) plain directory, 200
+  (m2) nginx + mirror, 304        (p2) plain directory, 304 (If-None-Match: nginx's ETag)
+Interleaved round by round; medians and the ratios m1/p1, m2/p2 (target: both >= 0.9).
 """
 
 from __future__ import annotations
@@ -109,7 +117,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--uvloop", action="store_true", help="hypercorn's uvloop worker class")
-    parser.add_argument("--rows", default="abde", help="which rows to run (a-c go together)")
+    parser.add_argument("--rows", default="abdem", help="which rows to run (a-c go together)")
     parser.add_argument("--crawl-urls", type=int, default=10_000)
     parser.add_argument("--crawl-bound-mib", type=int, default=64)
     parser.add_argument("--crawl-env", action="append", default=[], metavar="NAME=VALUE",
@@ -119,6 +127,8 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
     if set(args.rows) & set("abc"):
         throughput(args)
+    if "m" in args.rows:
+        mirror_throughput(args)
     if set(args.rows) & set("de"):
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "big.db"
@@ -358,6 +368,155 @@ def crawl_memory(args: argparse.Namespace, db: Path) -> None:
     print(f"    peak {peaks[bound] / mb:.0f} MiB against bound + 100 MB = "
           f"{(bound + 100 * 1000 * 1000) / mb:.0f} MiB; the cache's share of the peak "
           f"{(peaks[bound] - peaks[mb]) / mb:.0f} MiB for a {bound / mb:.0f} MiB bound")  # fmt: skip
+
+
+MIRROR_CONF = ROOT / "deploy" / "nginx" / "syndication-mirror.conf"
+BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+# The plain directory's server: the same types, compression and headers as the mirror's files'
+# location, and nothing else (no method or query checks, no try_files, no fallback).
+PLAIN_SERVER = """
+server {{
+    listen 127.0.0.1:{port};
+    root {root};
+    gzip off;
+    if_modified_since before;
+    server_tokens off;
+    location / {{
+        gzip_static on;
+        {brotli}
+        max_ranges 0;
+        types {{
+            "application/rss+xml; charset=utf-8"   rss;
+            "application/atom+xml; charset=utf-8"  atom;
+            "application/feed+json; charset=utf-8" json;
+            "application/xml; charset=utf-8"       xml;
+            "text/html; charset=utf-8"             html;
+            "text/plain; charset=utf-8"            txt;
+            application/gzip                       gz;
+        }}
+        charset off;
+        add_header Cache-Control "public, max-age=60, stale-while-revalidate=300";
+        add_header Vary Accept-Encoding;
+        add_header X-Content-Type-Options nosniff;
+        add_header Content-Security-Policy $syndication_csp;
+        add_header X-Frame-Options $syndication_frame;
+        add_header Link $syndication_link;
+    }}
+}}
+"""
+
+
+def start_nginx(prefix: Path, http: str) -> subprocess.Popen[bytes]:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        sys.exit("nginx is not installed: apt-get install nginx libnginx-mod-http-brotli-static")
+    module = f"load_module {BROTLI_MODULE};" if BROTLI_MODULE.exists() else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(f"""{module}
+{"user root;" if os.geteuid() == 0 else ""}
+worker_processes 1;
+# As deploy/README.md recommends for the mirror configuration (its one regex location).
+pcre_jit on;
+pid {prefix}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+{http}
+}}
+""")
+    command = [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)]
+    subprocess.run([*command, "-t"], check=True, capture_output=True)
+    return subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def mirror_throughput(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        db, mirror, plain = tmp / "bench.db", tmp / "mirror", tmp / "plain"
+        load_store(db, 600)
+        service = Service(db, args, SYNDICATION_MIRROR=str(mirror))
+        nginx: subprocess.Popen[bytes] | None = None
+        try:
+            feed = mirror / "feeds" / "all.rss"
+            for _ in range(100):  # a render within a write's margin settles within 2 s
+                httpx.get(f"{service.base}/feeds/all.rss", timeout=30)
+                if feed.exists():
+                    break
+                time.sleep(0.1)
+            else:
+                sys.exit("the mirror never wrote /feeds/all.rss")
+            (plain / "feeds").mkdir(parents=True)
+            for suffix in ("", ".gz", ".br"):
+                source = feed.with_name(feed.name + suffix)
+                if source.exists():
+                    shutil.copy2(source, plain / "feeds" / source.name)  # with its mtime
+            port_mirror, port_plain = free_port(), free_port()
+            site = MIRROR_CONF.read_text()
+            for old, new in (("server 127.0.0.1:8000;", f"server 127.0.0.1:{service.port};"),
+                             ("listen 80;", f"listen 127.0.0.1:{port_mirror};"),
+                             ("root /var/lib/syndication/mirror;", f"root {mirror};")):  # fmt: skip
+                assert site.count(old) == 1, old
+                site = site.replace(old, new)
+            if not BROTLI_MODULE.exists():
+                site = site.replace("brotli_static on;", "")
+            brotli = "brotli_static on;" if BROTLI_MODULE.exists() else ""
+            (tmp / "nginx").mkdir()
+            nginx = start_nginx(tmp / "nginx", site + PLAIN_SERVER.format(
+                port=port_plain, root=plain, brotli=brotli))  # fmt: skip
+            urls = {name: f"http://127.0.0.1:{port}/feeds/all.rss"
+                    for name, port in (("mirror", port_mirror), ("plain", port_plain))}  # fmt: skip
+            wait_ready(urls["plain"])
+            wait_ready(urls["mirror"])
+            # The same bytes and the same headers from both (Date aside).
+            answers = []
+            for url in urls.values():
+                with httpx.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as r:
+                    body = b"".join(r.iter_raw())
+                answers.append((r.status_code, body, sorted((k, v) for k, v in r.headers.items()
+                                                            if k != "date")))  # fmt: skip
+            assert answers[0] == answers[1], (answers[0][2], answers[1][2])
+            headers = dict(answers[0][2])
+            assert headers["content-encoding"] == "gzip"
+            etag = headers["etag"]
+            print(f"\nfeed file: {feed.stat().st_size:,} B, gzip {len(answers[0][1]):,} B; "
+                  f"brotli_static {'on' if brotli else 'off (module not installed)'}; "
+                  f"1 nginx worker; {args.connections} connections, {args.seconds} s x "
+                  f"{args.rounds} rounds")  # fmt: skip
+            gz = "Accept-Encoding: gzip"
+            cases = {
+                "m1 nginx + mirror, 200": (urls["mirror"], [gz]),
+                "p1 plain directory, 200": (urls["plain"], [gz]),
+                "m2 nginx + mirror, 304": (urls["mirror"], [gz, f"If-None-Match: {etag}"]),
+                "p2 plain directory, 304": (urls["plain"], [gz, f"If-None-Match: {etag}"]),
+            }
+            for url, extra in cases.values():
+                status = httpx.get(url, headers=dict(h.split(": ", 1) for h in extra)).status_code
+                assert status == (304 if len(extra) > 1 else 200), (url, status)
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+            for _ in range(args.rounds):
+                for name, (url, extra) in cases.items():
+                    results[name].append(run_wrk(url, args.seconds, args.connections, extra))
+            assert feed.exists(), "the mirror's file went away during the run"
+        finally:
+            if nginx is not None:
+                nginx.send_signal(signal.SIGQUIT)
+                nginx.wait(timeout=30)
+            service.stop()
+    medians = {name: (statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs))
+               for name, runs in results.items()}  # fmt: skip
+    print(f"{'case':<26} {'req/s':>9} {'p99 ms':>8}   (median of {args.rounds}, "
+          f"{datetime.now(UTC):%Y-%m-%d})")  # fmt: skip
+    for name, (rps, p99) in medians.items():
+        print(f"{name:<26} {rps:>9,.0f} {p99:>8.2f}")
+    ratio_200 = medians["m1 nginx + mirror, 200"][0] / medians["p1 plain directory, 200"][0]
+    ratio_304 = medians["m2 nginx + mirror, 304"][0] / medians["p2 plain directory, 304"][0]
+    print(f"ratio m1/p1: {ratio_200:.2f}   ratio m2/p2: {ratio_304:.2f}   (target >= 0.9)")
 
 
 if __name__ == "__main__":

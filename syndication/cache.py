@@ -163,6 +163,9 @@ class Entry:
     # Last-Modified capped at the render's second (within a change's STAMP_MARGIN): an older
     # version may carry the same date, so it validates nothing (If-Modified-Since is ignored).
     capped: bool = False
+    # For a capped entry: the Last-Modified and expiry these same bytes have once the margin is
+    # over (the static mirror writes them then, with that date).
+    settled: tuple[datetime, float] | None = None
     # Prepared header lists and bodies per content coding, built on first use by serving.py.
     variants: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -412,8 +415,10 @@ class DocumentCache:
         gz, br, etag = await encode(body)
         self.metrics.rendered(doc.kind, time.perf_counter() - started)
         self._count_render(doc.key)
-        last_modified, capped = self._last_modified(stamp, rendered.last_modified, now)
+        last_modified, settles = self._last_modified(stamp, rendered.last_modified, now)
+        capped = settles is not None
         expires = self._expiry(rendered, now, horizon)
+        settled = None if settles is None else (settles, expires)
         if capped:
             # Capped at now, within a change's margin: once it is over, the same bytes have the
             # change's stamp plus STAMP_MARGIN, as every other worker renders them.
@@ -434,18 +439,19 @@ class DocumentCache:
             expires=expires,
             links=rendered.links,
             capped=capped,
+            settled=settled,
         )
 
     def _last_modified(
         self, stamp: datetime | None, content_date: datetime | None, now: float
-    ) -> tuple[datetime, bool]:
+    ) -> tuple[datetime, datetime | None]:
         """Derived from the store alone, so every worker and every restart agree: the newest of
         the document's content date (which covers scheduled articles going live), the last
         change that raised any of its tags and the settings' taking effect, never later than
         now. A change is stamped in whole seconds: STAMP_MARGIN is added, so that the date is
         later than any response sent before the change (a response of the change's own seconds
         is capped at now, and `serving` answers If-Modified-Since of the current second in
-        full). Also whether it was capped at now."""
+        full). Also, when it was capped at now, the date it was capped from."""
         assert self._settings_at is not None
         candidates = [self._settings_at]
         if stamp is not None:
@@ -453,7 +459,7 @@ class DocumentCache:
         if content_date is not None:
             candidates.append(content_date.replace(microsecond=0))
         newest, cap = max(candidates), datetime.fromtimestamp(int(now), UTC)
-        return (cap, True) if newest > cap else (newest, False)
+        return (cap, newest) if newest > cap else (newest, None)
 
     def _expiry(self, rendered: Rendered, now: float, horizon: float) -> float:
         # A month boundary changes which archive is current; a scheduled article going live

@@ -21,6 +21,7 @@ from syndication.demo import RUBRICS
 from syndication.demo import articles as demo_articles
 from syndication.ingest import FieldError, validate_article
 from syndication.logs import configure as configure_logging
+from syndication.mirror import Mirror
 from syndication.model import ALL_NEWS, ArticleIn, Rubric
 from syndication.notify import report
 from syndication.notify.outbox import Outbox
@@ -200,52 +201,71 @@ async def _with_store(settings: Settings, job: str, args: argparse.Namespace) ->
     store = make_store(settings)
     await store.open()
     try:
-        if job == "outbox":
-            print(report.render(await report.pending(settings, store)))
-            return 0
-        if job == "import":
-            # The next server delivers what this import writes: make sure each configured push
-            # target's cursor exists before the first line is stored (a new cursor starts at the
-            # end of the change log).
-            for target in configured_targets(settings):
-                await Outbox(store, target).cursor()
-            if args.file == "-":
+        return await _job(store, settings, job, args)
+    finally:
+        try:
+            if settings.mirror and job in ("import", "demo"):
+                # What this command wrote (all of it, or what it wrote before it failed) must
+                # not be served from stale files once it exits.
+                await _sync_mirror(Path(settings.mirror), settings, store)
+        finally:
+            await store.close()
+
+
+async def _sync_mirror(root: Path, settings: Settings, store: Store) -> None:
+    mirror = Mirror(root, settings)
+    await mirror.open()
+    try:
+        await mirror.sync(store)
+    finally:
+        await mirror.close()
+
+
+async def _job(store: Store, settings: Settings, job: str, args: argparse.Namespace) -> int:
+    if job == "outbox":
+        print(report.render(await report.pending(settings, store)))
+        return 0
+    if job == "import":
+        # The next server delivers what this import writes: make sure each configured push
+        # target's cursor exists before the first line is stored (a new cursor starts at the
+        # end of the change log).
+        for target in configured_targets(settings):
+            await Outbox(store, target).cursor()
+        if args.file == "-":
+            summary = await import_ndjson(
+                store,
+                sys.stdin.buffer,
+                settings,
+                atomic=args.atomic,
+                quiet=args.quiet,
+                processes=args.processes,
+            )
+        else:
+            path = Path(args.file)
+            with path.open("rb") as handle:
                 summary = await import_ndjson(
                     store,
-                    sys.stdin.buffer,
+                    handle,
                     settings,
+                    total_bytes=path.stat().st_size,
                     atomic=args.atomic,
-                    quiet=args.quiet,
                     processes=args.processes,
+                    quiet=args.quiet,
                 )
-            else:
-                path = Path(args.file)
-                with path.open("rb") as handle:
-                    summary = await import_ndjson(
-                        store,
-                        handle,
-                        settings,
-                        total_bytes=path.stat().st_size,
-                        atomic=args.atomic,
-                        processes=args.processes,
-                        quiet=args.quiet,
-                    )
-            print(summary.report())
-            if args.atomic and summary.rejected:
-                print("nothing stored (--atomic)")
-            return 1 if summary.rejected else 0
-        if job == "demo":
-            written = await load_demo(
-                store, settings, count=args.articles, if_empty=args.if_empty, quiet=args.quiet
-            )
-            print(
-                f"demo: wrote {written} articles to {settings.db}"
-                if written
-                else f"demo: {settings.db} already has articles; left as is"
-            )
-            return 0
-    finally:
-        await store.close()
+        print(summary.report())
+        if args.atomic and summary.rejected:
+            print("nothing stored (--atomic)")
+        return 1 if summary.rejected else 0
+    if job == "demo":
+        written = await load_demo(
+            store, settings, count=args.articles, if_empty=args.if_empty, quiet=args.quiet
+        )
+        print(
+            f"demo: wrote {written} articles to {settings.db}"
+            if written
+            else f"demo: {settings.db} already has articles; left as is"
+        )
+        return 0
     raise AssertionError(job)
 
 
@@ -263,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--uvloop", action="store_true", help="use hypercorn's uvloop worker")
+    serve.add_argument(
+        "--mirror", metavar="DIR",
+        help="write rendered documents as files into DIR for nginx (overrides SYNDICATION_MIRROR)",
+    )  # fmt: skip
 
     imp = sub.add_parser("import", help="import NDJSON articles from FILE or - (stdin)")
     imp.add_argument("file")
@@ -286,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.db:
         # Through the environment so that hypercorn's worker processes see it too.
         os.environ["SYNDICATION_DB"] = args.db
+    if getattr(args, "mirror", None):
+        os.environ["SYNDICATION_MIRROR"] = args.mirror
     try:
         settings = Settings.load()
     except ConfigError as exc:

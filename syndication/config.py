@@ -74,6 +74,8 @@ class Settings:
     # Who may read /metrics: a bearer of this token; when unset, of the API token; with neither,
     # nobody (403).
     metrics_token: str | None = None
+    # The static mirror's directory (syndication/mirror.py): unset = no mirror.
+    mirror: str | None = None
 
     @property
     def site(self) -> str:
@@ -204,7 +206,7 @@ def _convert(key: str, value: Any, default: Any) -> Any:
 # and how pushes are delivered.
 _NOT_RENDERED = frozenset(
     {"db", "api_token", "indexnow_key", "cache_max_bytes", "idle_timeout", "body_timeout",
-     "metrics_token"}
+     "metrics_token", "mirror"}
 )  # fmt: skip
 
 

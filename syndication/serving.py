@@ -19,6 +19,7 @@ from syndication.cache import GZIP_LEVEL, DocumentCache, Entry
 from syndication.documents import Document
 from syndication.faults import describe, is_store_fault
 from syndication.metrics import Metrics
+from syndication.mirror import Mirror
 from syndication.rendering import BadParameter
 
 log = logging.getLogger("syndication.serving")
@@ -207,8 +208,11 @@ class DocumentServer:
         cache: DocumentCache,
         metrics: Metrics,
         resolve: Callable[[str, dict[str, str]], Document | None],
+        *,
+        mirror: Mirror | None = None,
     ) -> None:
         self.fallback = fallback
+        self.mirror = mirror
         self.cache = cache
         self.metrics = metrics
         self.resolve = resolve
@@ -276,6 +280,8 @@ class DocumentServer:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         self.metrics.request(doc.kind, status)
+        if self.mirror is not None and not query and entry.status == 200 and not doc.gzip_only:
+            self.mirror.offer(path, entry)
 
     async def _other_method(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A public document answers only GET and HEAD: 405 with Allow (RFC 9110 §15.5.6), and

@@ -82,16 +82,31 @@ class Nginx:
                 self.process.wait()
 
 
-def start_nginx(tmp: Path, upstream_port: int, *, short: bool = False) -> Nginx:
+def start_nginx(
+    tmp: Path,
+    upstream_port: int,
+    *,
+    short: bool = False,
+    site: Callable[[int, Path], str] | None = None,
+    modules: tuple[str, ...] = (),
+) -> Nginx:
+    """nginx with deploy/nginx/syndication.conf, or with what `site(port, prefix)` returns (the
+    http-level text of another configuration), loading the dynamic `modules` (.so paths)."""
     binary = required_program("nginx")
     prefix = tmp / "nginx"
     prefix.mkdir()
     port = free_port()
     error_log = prefix / "error.log"
+    text = (
+        site(port, prefix)
+        if site is not None
+        else site_config(upstream_port, port, prefix / "cache", short=short)
+    )
     # Debian's compiled-in paths (/var/lib/nginx, /var/log/nginx, /run) are root's: everything
     # nginx writes goes under the prefix instead. A root test run keeps its workers root, as
     # pytest's temporary directories are closed to other users.
     main = f"""
+{"".join(f"load_module {module};" for module in modules)}
 {"user root;" if os.geteuid() == 0 else ""}
 worker_processes 1;
 pid {prefix}/nginx.pid;
@@ -104,7 +119,7 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-{site_config(upstream_port, port, prefix / "cache", short=short)}
+{text}
 }}
 """
     conf = prefix / "nginx.conf"

@@ -2,14 +2,17 @@
 
     .venv/bin/python bench/serve.py [--rounds 3] [--seconds 5] [--connections 32] [--uvloop]
                                     [--rows abde] [--crawl-urls 10000] [--crawl-bound-mib 64]
-                                    [--crawl-env NAME=VALUE ...]
+                                    [--crawl-env NAME=VALUE ...] [--postgres URL]
 
 Needs wrk (Debian: apt-get install wrk). One hypercorn worker each for:
   (a) /feeds/all.rss?limit=50 from the service's cache, Accept-Encoding: gzip
   (b) the same with If-None-Match -> 304
   (c) a bare Starlette endpoint (bench/bare_app.py) returning the same gzip bytes from memory
 The three runs are interleaved round by round; medians of req/s and p99 latency are printed
-with the ratios a/c and b/c (target: both >= 0.9).
+with the ratios a/c and b/c (target: both >= 0.9). With --postgres URL, the same 600 articles
+in a scratch database on that server, served by a fourth process, join the rounds:
+  (a') and (b') as (a) and (b) on PostgreSQL: the ratios a'/a and b'/b (target: >= 0.95; each
+       request waits for a change-head query, shared by the requests that arrive meanwhile).
 
 On a second store (6,000 full-text articles over a year, ~500 a month):
   (d) p99 of cached hits (/robots.txt, wrk, 4 connections) while the same worker renders the
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import itertools
 import os
@@ -47,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,7 +76,7 @@ def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def load_store(db: Path, count: int, years: float = 3.0) -> None:
+def load_store(db: Path | str, count: int, years: float = 3.0) -> None:
     """Demo articles with 3 KB bodies so that a 50-item feed carries full text."""
     code = (
         "import asyncio, sys\n"
@@ -118,6 +123,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--uvloop", action="store_true", help="hypercorn's uvloop worker class")
     parser.add_argument("--rows", default="abdem", help="which rows to run (a-c go together)")
+    parser.add_argument("--postgres", metavar="URL", default=None,
+                        help="also rows a-b on PostgreSQL: a scratch database is made on this "
+                             "server (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")  # fmt: skip
     parser.add_argument("--crawl-urls", type=int, default=10_000)
     parser.add_argument("--crawl-bound-mib", type=int, default=64)
     parser.add_argument("--crawl-env", action="append", default=[], metavar="NAME=VALUE",
@@ -139,19 +147,48 @@ def main() -> None:
                 crawl_memory(args, db)
 
 
+def _start_app(db: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SYNDICATION_DB": db,
+           "SYNDICATION_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
+    serve = [sys.executable, "-m", "syndication.cli", "serve", "--port", str(port)]
+    if args.uvloop:
+        serve.append("--uvloop")
+    return subprocess.Popen(serve, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+@contextlib.contextmanager
+def scratch_database(server: str | None) -> Iterator[str | None]:
+    """A fresh PostgreSQL database on `server` (a postgresql:// URL), dropped afterwards."""
+    if not server:
+        yield None
+        return
+    import asyncpg
+
+    name = f"bench_serve_{os.getpid()}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE template0"))
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 def throughput(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.postgres) as pg:
         db = Path(tmp) / "bench.db"
         load_store(db, 600)
-        port_app, port_bare = free_port(), free_port()
-        env = {**os.environ, "SYNDICATION_DB": str(db),
-               "SYNDICATION_PUBLIC_URL": f"http://127.0.0.1:{port_app}"}  # fmt: skip
-        serve = [sys.executable, "-m", "syndication.cli", "serve", "--port", str(port_app)]
-        if args.uvloop:
-            serve.append("--uvloop")
-        app = subprocess.Popen(serve, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+        port_app, port_bare, port_pg = free_port(), free_port(), free_port()
+        app = _start_app(str(db), port_app, args)
         bare: subprocess.Popen[bytes] | None = None
+        pg_app: subprocess.Popen[bytes] | None = None
         try:
             feed = f"http://127.0.0.1:{port_app}/feeds/all.rss?limit=50"
             wait_ready(f"http://127.0.0.1:{port_app}/healthz")
@@ -180,12 +217,24 @@ def throughput(args: argparse.Namespace) -> None:
                 "c bare Starlette": (f"http://127.0.0.1:{port_bare}/feeds/all.rss",
                                      ["Accept-Encoding: gzip"]),
             }  # fmt: skip
+            if pg:
+                # The same 600 articles on PostgreSQL: what each request costs there is the
+                # change-head query (shared by the requests that arrive while one runs).
+                load_store(pg, 600)
+                pg_app = _start_app(pg, port_pg, args)
+                pg_feed = f"http://127.0.0.1:{port_pg}/feeds/all.rss?limit=50"
+                wait_ready(f"http://127.0.0.1:{port_pg}/healthz")
+                pg_etag = httpx.get(pg_feed, headers={"Accept-Encoding": "gzip"}).headers["etag"]
+                cases["a' PostgreSQL cached"] = (pg_feed, ["Accept-Encoding: gzip"])
+                cases["b' PostgreSQL 304"] = (
+                    pg_feed, ["Accept-Encoding: gzip", f"If-None-Match: {pg_etag}"]
+                )  # fmt: skip
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
             for _ in range(args.rounds):
                 for name, (url, headers) in cases.items():
                     results[name].append(run_wrk(url, args.seconds, args.connections, headers))
         finally:
-            for proc in (app, bare):
+            for proc in (app, bare, pg_app):
                 if proc is not None:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=30)
@@ -200,6 +249,10 @@ def throughput(args: argparse.Namespace) -> None:
     bare_rps = medians["c bare Starlette"][0]
     print(f"ratio a/c: {medians['a cached feed, gzip'][0] / bare_rps:.2f}   "
           f"ratio b/c: {medians['b If-None-Match 304'][0] / bare_rps:.2f}   (target >= 0.9)")  # fmt: skip
+    if "a' PostgreSQL cached" in medians:
+        cached = medians["a' PostgreSQL cached"][0] / medians["a cached feed, gzip"][0]
+        revalidated = medians["b' PostgreSQL 304"][0] / medians["b If-None-Match 304"][0]
+        print(f"PostgreSQL/SQLite: cached {cached:.2f}   304 {revalidated:.2f}   (target >= 0.95)")
 
 
 class Service:

@@ -78,6 +78,8 @@ class Feed:
     ttl: int = 5  # minutes
     # JSON Feed's next_url where no rel="next" applies: the next page of a month archive.
     next_url: str | None = None
+    # The CSS stylesheet the document names for browsers (syndication.stylesheet); JSON: none.
+    stylesheet: str | None = None
 
     def cleaned(self) -> Feed:
         """This feed with every text stripped of characters XML forbids.
@@ -145,6 +147,7 @@ class FeedRef:
     home: str  # the site's page the feed mirrors
     urls: tuple[tuple[str, str], ...]  # (format: "rss" | "atom" | "json", public URL)
     count: int | None = None  # visible articles, when known
+    page: str | None = None  # the service's HTML page of this feed (feeds.feed_page), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +172,5 @@ class Directory:
     sitemaps: tuple[tuple[str, str], ...] = ()  # (label, public URL)
     subscriptions: tuple[tuple[str, str], ...] = ()  # OPML of every feed: (format label, URL)
     alternates: tuple[tuple[str, str, str], ...] = ()  # autodiscovery: (media type, title, URL)
+    stylesheet: str | None = None  # OPML's CSS for browsers (syndication.stylesheet)
+    assets: str = ""  # base URL of the service's static files (the index page's CSS and script)

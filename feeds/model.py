@@ -155,6 +155,7 @@ class FeedGroup:
     title: str
     feeds: tuple[FeedRef, ...] = ()
     groups: tuple[FeedGroup, ...] = ()
+    filterable: bool = False  # the index page offers a filter box over its subgroups (tags)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,8 @@ def render_opml(directory: Directory, fmt: str = DEFAULT_FORMAT) -> bytes:
     body = etree.SubElement(root, "body")
     for group in directory.groups:
         _group(body, group, directory.language, fmt)
-    body = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
-    return with_stylesheet(body, directory.stylesheet)
+    out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return with_stylesheet(out, directory.stylesheet)
 
 
 def _has(group: FeedGroup, fmt: str) -> bool:

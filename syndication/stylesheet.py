@@ -21,7 +21,7 @@ def stylesheet_url(settings: Settings) -> str:
 
 def instruction_text(href: str) -> str:
     """The pseudo-attributes of the instruction (what lxml's etree.PI takes as its text)."""
-    return f"type=\"text/css\" href={quoteattr(href)}"
+    return f'type="text/css" href={quoteattr(href)}'
 
 
 def instruction(href: str) -> bytes:

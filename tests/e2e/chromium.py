@@ -7,6 +7,7 @@ few calls a test needs are a dozen lines.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -64,10 +65,8 @@ class Chromium:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(BrowserError, OSError):  # gone already: nothing to ask
                 self.call("Browser.close")
-            except (BrowserError, OSError):
-                pass
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -92,7 +91,9 @@ class Chromium:
         parsed: dict[str, Any] = json.loads(message)
         return parsed
 
-    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> Any:
         self._next_id += 1
         ident = self._next_id
         message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}

@@ -82,7 +82,11 @@ async def build_index(ctx: RenderContext) -> Rendered:
         # The schema wants at least one <sitemap>: with nothing published there is no index.
         raise DocumentNotFound("nothing published yet")
     body = await asyncio.to_thread(
-        write_index, entries, ctx.settings.public_url, ctx.settings.zone, stylesheet_url(ctx.settings)
+        write_index,
+        entries,
+        ctx.settings.public_url,
+        ctx.settings.zone,
+        stylesheet_url(ctx.settings),
     )
     return Rendered(
         body=body,

@@ -70,9 +70,7 @@ async def _render_pages(ctx: RenderContext, entries: list[PageEntry], what: str)
     )
 
 
-def write_pages(
-    entries: list[PageEntry], zone: ZoneInfo, stylesheet: str | None = None
-) -> bytes:
+def write_pages(entries: list[PageEntry], zone: ZoneInfo, stylesheet: str | None = None) -> bytes:
     url, loc, lastmod = q(SITEMAP_NS, "url"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
     with document("urlset", {None: SITEMAP_NS}, stylesheet) as (xf, out):
         for entry in entries:

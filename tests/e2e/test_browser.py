@@ -180,11 +180,17 @@ def test_the_index_page_is_styled_readable_on_a_phone_and_filters(
     assert shown == expected
     status = tab.evaluate("document.getElementById('filter-status').textContent")
     assert status == f"Найдено: {len(expected)} из {len(names)}"
-    # A kind with no match is hidden whole.
-    groups = tab.evaluate(
-        "Array.from(document.querySelectorAll('[data-filter-group]')).map(g => g.hidden)"
+    # A kind with no match is hidden whole (the demo's people match, its topics do not), and
+    # each kind's count says how many of it are shown.
+    kinds = tab.evaluate(
+        "Array.from(document.querySelectorAll('[data-filter-group]')).map(g => [g.hidden,"
+        " g.querySelectorAll('li[data-name]:not([hidden])').length,"
+        " g.querySelector('[data-filter-count]').textContent])"
     )
-    assert any(groups) or len(groups) == 1
+    assert len(kinds) == 3
+    assert [hidden for hidden, _, _ in kinds] == [shown == 0 for _, shown, _ in kinds]
+    assert any(hidden for hidden, _, _ in kinds)
+    assert [count for _, _, count in kinds] == [str(shown) for _, shown, _ in kinds]
     tab.screenshot(shots / "index-filtered.png")
     # Cleared: everything again.
     tab.evaluate(

@@ -19,8 +19,6 @@ BROWSER_TYPE = "application/xml; charset=utf-8"
 STYLED = frozenset({"application/rss+xml", "application/atom+xml", "text/x-opml"})
 _HTML = ("text/html", "application/xhtml+xml")
 
-_PARSED: dict[str, dict[str, float]] = {}
-
 
 def qualities(header: str) -> dict[str, float]:
     """Name → q of an Accept or Accept-Encoding header (RFC 9110 §12.4.2, §12.5). Names are
@@ -49,7 +47,15 @@ _QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 
 
 def has_browser_view(media_type: str) -> bool:
-    return media_type.partition(";")[0].strip().lower() in STYLED
+    styled = _HAS_VIEW.get(media_type)
+    if styled is None:
+        styled = media_type.partition(";")[0].strip().lower() in STYLED
+        if len(_HAS_VIEW) < 64:  # the handful of types the renderers write
+            _HAS_VIEW[media_type] = styled
+    return styled
+
+
+_HAS_VIEW: dict[str, bool] = {}
 
 
 def wants_browser_view(accept: str | None, media_type: str) -> bool:
@@ -61,11 +67,19 @@ def wants_browser_view(accept: str | None, media_type: str) -> bool:
     """
     if not accept:
         return False
-    q = _PARSED.get(accept)
-    if q is None:
-        q = qualities(accept)
-        if len(_PARSED) < 256:  # a handful of distinct headers in practice
-            _PARSED[accept] = q
+    # On the path of every cached feed request: decided once per header and type.
+    decided = _DECIDED.get((accept, media_type))
+    if decided is None:
+        decided = _decide(qualities(accept), media_type)
+        if len(_DECIDED) < 256:  # a handful of distinct headers in practice
+            _DECIDED[(accept, media_type)] = decided
+    return decided
+
+
+_DECIDED: dict[tuple[str, str], bool] = {}
+
+
+def _decide(q: dict[str, float], media_type: str) -> bool:
     html = max(q.get(name, 0.0) for name in _HTML)
     if html <= 0:
         return False

@@ -84,7 +84,7 @@ def assert_styled_xml(tab: Tab, root: str, item: str, hidden: str | None = None)
     assert tab.evaluate("document.documentElement.localName") == root
     assert tab.evaluate("document.styleSheets.length") == 1
     assert tab.evaluate("document.styleSheets[0].href").endswith("/assets/xml.css")
-    assert style(tab, f"*|{item}", "display") == "block"
+    assert style(tab, f"*|{item}", "display") in ("block", "flex")
     assert style(tab, f"*|{item}", "background-color") == "rgb(255, 255, 255)"
     if hidden is not None:
         assert style(tab, f"*|{hidden}", "display") == "none"

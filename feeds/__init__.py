@@ -7,5 +7,6 @@ here.
 
 from feeds.build import build_feed, build_yandex
 from feeds.listing import build_index_page, build_opml
+from feeds.pages import build_feed_page
 
-__all__ = ["build_feed", "build_index_page", "build_opml", "build_yandex"]
+__all__ = ["build_feed", "build_feed_page", "build_index_page", "build_opml", "build_yandex"]

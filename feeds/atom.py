@@ -6,13 +6,14 @@ from feeds.ext import EXTENSION, AtomEntryExtension
 from feeds.fgen import entry, generator, local
 from feeds.model import Feed
 from feeds.xmltree import MEDIA_NS, render_safely
+from syndication.stylesheet import with_stylesheet
 
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 _FEED_TYPE = "application/atom+xml"
 
 
 def render_atom(feed: Feed) -> bytes:
-    return render_safely(_render, feed)
+    return with_stylesheet(render_safely(_render, feed), feed.stylesheet)
 
 
 def _render(feed: Feed) -> bytes:

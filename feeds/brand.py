@@ -4,18 +4,14 @@ when no other is configured (SYNDICATION_SITE_ICON, SYNDICATION_SITE_LOGO)."""
 
 from __future__ import annotations
 
-from importlib.resources import files
-
+from syndication import assets
 from syndication.rendering import RenderContext, Rendered
-
-_STATIC = files("syndication") / "static"
-ICON = (_STATIC / "favicon.ico").read_bytes()  # 32 px, a PNG inside an ICO
-LOGO = (_STATIC / "logo.png").read_bytes()  # 180 px square: Yandex's minimum for its square logo
 
 
 async def build_icon(ctx: RenderContext) -> Rendered:
-    return Rendered(ICON, "image/x-icon")
+    return Rendered(assets.load("favicon.ico"), "image/x-icon")  # 32 px, a PNG inside an ICO
 
 
 async def build_logo(ctx: RenderContext) -> Rendered:
-    return Rendered(LOGO, "image/png")
+    # 180 px square: Yandex's minimum for its square logo.
+    return Rendered(assets.load("logo.png"), "image/png")

@@ -21,6 +21,7 @@ from feeds.paging import last_page, page_url, paging_links
 from syndication.config import RELEASE, Settings
 from syndication.model import ALL_NEWS, Article, Rubric, Scope, ScopeKind
 from syndication.rendering import BadParameter, DocumentNotFound, RenderContext, Rendered
+from syndication.stylesheet import stylesheet_url
 from syndication.timeutil import month_bounds, month_key, parse_month
 from syndication.urls import YANDEX_PATH, feed_url, month_page, rubric_page, tag_page
 
@@ -315,4 +316,5 @@ def _feed(settings: Settings, doc: _Page) -> Feed:
         deleted=doc.deleted,
         icon=settings.icon_url,
         logo=settings.logo_url,
+        stylesheet=stylesheet_url(settings),
     )

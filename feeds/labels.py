@@ -10,6 +10,12 @@ MONTHS = ("январь", "февраль", "март", "апрель", "май"
 TAG_KINDS = {"topic": "Темы", "person": "Персоны", "org": "Организации"}
 
 FORMATS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+# The registered media types, as autodiscovery links name them.
+FEED_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
 
 
 def month_title(key: str) -> str:

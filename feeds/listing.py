@@ -5,34 +5,32 @@ The store is read here; the writers (`render_opml`, `render_index`) run in a wor
 
 from __future__ import annotations
 
+from feeds.collation import russian_key
 from feeds.index_page import MEDIA_TYPE as HTML_TYPE
 from feeds.index_page import render_index
-from feeds.labels import FORMATS, TAG_KINDS, month_title
+from feeds.labels import FEED_TYPES, FORMATS, TAG_KINDS, month_title
 from feeds.model import Directory, FeedGroup, FeedRef
 from feeds.offload import off_loop
 from feeds.opml import DEFAULT_FORMAT, render_opml
 from feeds.opml import MEDIA_TYPE as OPML_TYPE
 from sitemap.partition import stat_layout
+from syndication.assets import PREFIX
 from syndication.config import Settings
 from syndication.model import ALL_NEWS, Scope, ScopeKind
 from syndication.rendering import BadParameter, RenderContext, Rendered
+from syndication.stylesheet import stylesheet_url
 from syndication.urls import (
     FEED_FORMATS,
     OPML_PATH,
     SITEMAP_INDEX_PATH,
     YANDEX_PATH,
+    feed_page_url,
     feed_url,
     month_page,
     month_sitemap_path,
     rubric_page,
     tag_page,
 )
-
-_AUTODISCOVERY = {
-    "rss": "application/rss+xml",
-    "atom": "application/atom+xml",
-    "json": "application/feed+json",
-}
 
 
 async def build_opml(ctx: RenderContext, fmt: str = DEFAULT_FORMAT) -> Rendered:
@@ -57,13 +55,6 @@ async def build_index_page(ctx: RenderContext) -> Rendered:
     return Rendered(body, HTML_TYPE, last_modified=directory.updated)
 
 
-def name_order(name: str) -> tuple[str, str]:
-    """How a Russian reader expects names sorted: alphabetically by the name itself (ё with е),
-    not by the transliterated slug, which puts Здоровье before Жильё."""
-    folded = name.casefold()
-    return folded.replace("ё", "е"), folded
-
-
 def _urls(ctx: RenderContext, scope: Scope) -> tuple[tuple[str, str], ...]:
     return tuple((fmt, feed_url(ctx.settings, scope, fmt)) for fmt in FEED_FORMATS)
 
@@ -75,7 +66,13 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
     rubric_urls = {r.slug: r.url for r in await store.rubrics()}
     total, updated = await store.aggregate(ALL_NEWS, now=now)
     news_feeds = [
-        FeedRef("Все новости", settings.site, _urls(ctx, ALL_NEWS), total if full else None)
+        FeedRef(
+            "Все новости",
+            settings.site,
+            _urls(ctx, ALL_NEWS),
+            total if full else None,
+            feed_page_url(settings, ALL_NEWS),
+        )
     ]
     if full:
         # Not in OPML: it holds the all-news feed's stories again, in Yandex's dialect, and an
@@ -89,6 +86,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
             rubric_page(settings, s.slug, rubric_urls.get(s.slug)),
             _urls(ctx, Scope(ScopeKind.RUBRIC, s.slug)),
             s.count if full else None,
+            feed_page_url(settings, Scope(ScopeKind.RUBRIC, s.slug)),
         )
         for s in stats
         if s.kind == "rubric"
@@ -101,8 +99,11 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
                 tag_page(settings, s.slug),
                 _urls(ctx, Scope(ScopeKind.TAG, s.slug)),
                 s.count if full else None,
+                feed_page_url(settings, Scope(ScopeKind.TAG, s.slug)),
             )
-            for s in sorted((s for s in stats if s.kind == kind), key=lambda s: name_order(s.title))
+            for s in sorted(
+                (s for s in stats if s.kind == kind), key=lambda s: russian_key(s.title)
+            )
         )
         if tags:
             tag_groups.append(FeedGroup(label, feeds=tags))
@@ -110,7 +111,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
     if rubrics:
         groups.append(FeedGroup("Рубрики", feeds=rubrics))
     if tag_groups:
-        groups.append(FeedGroup("Теги", groups=tuple(tag_groups)))
+        groups.append(FeedGroup("Теги", groups=tuple(tag_groups), filterable=True))
 
     archives: tuple[FeedRef, ...] = ()
     sitemaps: list[tuple[str, str]] = []
@@ -122,6 +123,7 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
                 month_page(settings, m.month),
                 _urls(ctx, Scope(ScopeKind.MONTH, m.month)),
                 m.count,
+                feed_page_url(settings, Scope(ScopeKind.MONTH, m.month)),
             )
             for m in reversed(months)
         )
@@ -157,7 +159,9 @@ async def _directory(ctx: RenderContext, *, full: bool) -> Directory:
         if full
         else (),
         alternates=tuple(
-            (_AUTODISCOVERY[fmt], f"{settings.site_title} ({FORMATS[fmt]})", url)
+            (FEED_TYPES[fmt], f"{settings.site_title} ({FORMATS[fmt]})", url)
             for fmt, url in _urls(ctx, ALL_NEWS)
         ),
+        stylesheet=stylesheet_url(settings),
+        assets=settings.public_url + PREFIX,
     )

@@ -90,6 +90,8 @@ class Feed:
     deleted: tuple[DeletedEntry, ...] = ()  # newest first
     icon: str | None = None  # the site's icon (square, small)
     logo: str | None = None  # the site's logo (square, 180 px or more)
+    # The CSS stylesheet the document names for browsers (syndication.stylesheet); JSON: none.
+    stylesheet: str | None = None
 
     def cleaned(self) -> Feed:
         """This feed with every text stripped of characters XML forbids.
@@ -162,6 +164,7 @@ class FeedRef:
     home: str  # the site's page the feed mirrors
     urls: tuple[tuple[str, str], ...]  # (format: "rss" | "atom" | "json", public URL)
     count: int | None = None  # visible articles, when known
+    page: str | None = None  # the service's HTML page of this feed (feeds.feed_page), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,7 @@ class FeedGroup:
     title: str
     feeds: tuple[FeedRef, ...] = ()
     groups: tuple[FeedGroup, ...] = ()
+    filterable: bool = False  # the index page offers a filter box over its subgroups (tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +190,5 @@ class Directory:
     sitemaps: tuple[tuple[str, str], ...] = ()  # (label, public URL)
     subscriptions: tuple[tuple[str, str], ...] = ()  # OPML of every feed: (format label, URL)
     alternates: tuple[tuple[str, str, str], ...] = ()  # autodiscovery: (media type, title, URL)
+    stylesheet: str | None = None  # OPML's CSS for browsers (syndication.stylesheet)
+    assets: str = ""  # base URL of the service's static files (the index page's CSS and script)

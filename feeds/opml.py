@@ -13,6 +13,7 @@ from lxml import etree
 from feeds.labels import FORMATS
 from feeds.model import Directory, FeedGroup, FeedRef
 from syndication.content import xml_safe
+from syndication.stylesheet import with_stylesheet
 
 MEDIA_TYPE = "text/x-opml; charset=utf-8"
 DEFAULT_FORMAT = "rss"
@@ -31,7 +32,8 @@ def render_opml(directory: Directory, fmt: str = DEFAULT_FORMAT) -> bytes:
     body = etree.SubElement(root, "body")
     for group in directory.groups:
         _group(body, group, directory.language, fmt)
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return with_stylesheet(out, directory.stylesheet)
 
 
 def _has(group: FeedGroup, fmt: str) -> bool:

@@ -8,12 +8,13 @@ from feeds.ext import EXTENSION, RssItemExtension
 from feeds.fgen import entry, generator, local
 from feeds.model import Feed
 from feeds.xmltree import DC_NS, MEDIA_NS, render_safely
+from syndication.stylesheet import with_stylesheet
 
 MEDIA_TYPE = "application/rss+xml; charset=utf-8"
 
 
 def render_rss(feed: Feed) -> bytes:
-    return render_safely(_render, feed)
+    return with_stylesheet(render_safely(_render, feed), feed.stylesheet)
 
 
 def _render(feed: Feed) -> bytes:

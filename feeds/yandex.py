@@ -25,13 +25,14 @@ from feeds.xmltree import (
     text,
 )
 from syndication.content import html_to_text, xml_safe
+from syndication.stylesheet import with_stylesheet
 
 MEDIA_TYPE = "application/rss+xml; charset=utf-8"
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
 
 
 def render_yandex(feed: Feed) -> bytes:
-    return render_safely(_render, feed)
+    return with_stylesheet(render_safely(_render, feed), feed.stylesheet)
 
 
 def _channel(feed: Feed) -> tuple[etree._Element, etree._Element]:

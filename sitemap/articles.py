@@ -8,6 +8,7 @@ from sitemap.markup import MEDIA_TYPE, document
 from sitemap.partition import month_layout
 from sitemap.urlwriter import URLSET_NSMAP, UrlRowWriter
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
+from syndication.stylesheet import stylesheet_url
 
 
 async def build_month(ctx: RenderContext, month: str, part: int = 1) -> Rendered:
@@ -23,7 +24,7 @@ async def build_month(ctx: RenderContext, month: str, part: int = 1) -> Rendered
         offset=(part - 1) * layout.per_part,
         limit=layout.per_part,
     )
-    with document("urlset", URLSET_NSMAP) as (xf, out):
+    with document("urlset", URLSET_NSMAP, stylesheet_url(ctx.settings)) as (xf, out):
         writer = UrlRowWriter(xf, ctx.settings.zone)
         # Each batch is written in a thread (one at a time, so the writer is never shared):
         # 50,000 rows are ~0.5 s of lxml work that must not hold up the event loop.

@@ -11,6 +11,7 @@ from sitemap.news import news_window
 from sitemap.partition import stat_layout
 from sitemap.terms import rubric_entries, tag_entries
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
+from syndication.stylesheet import stylesheet_url
 from syndication.urls import month_sitemap_path
 
 RUBRICS_PATH = "/sitemaps/rubrics.xml"
@@ -80,7 +81,13 @@ async def build_index(ctx: RenderContext) -> Rendered:
     if not entries:
         # The schema wants at least one <sitemap>: with nothing published there is no index.
         raise DocumentNotFound("nothing published yet")
-    body = await asyncio.to_thread(write_index, entries, ctx.settings.public_url, ctx.settings.zone)
+    body = await asyncio.to_thread(
+        write_index,
+        entries,
+        ctx.settings.public_url,
+        ctx.settings.zone,
+        stylesheet_url(ctx.settings),
+    )
     return Rendered(
         body=body,
         media_type=MEDIA_TYPE,
@@ -89,9 +96,11 @@ async def build_index(ctx: RenderContext) -> Rendered:
     )
 
 
-def write_index(entries: list[tuple[str, datetime]], base: str, zone: ZoneInfo) -> bytes:
+def write_index(
+    entries: list[tuple[str, datetime]], base: str, zone: ZoneInfo, stylesheet: str | None = None
+) -> bytes:
     sitemap, loc, lastmod = q(SITEMAP_NS, "sitemap"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
-    with document("sitemapindex", {None: SITEMAP_NS}) as (xf, out):
+    with document("sitemapindex", {None: SITEMAP_NS}, stylesheet) as (xf, out):
         for path, changed in entries:
             with xf.element(sitemap):
                 text_element(xf, loc, base + path)

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from syndication.stylesheet import instruction_text
+
 if TYPE_CHECKING:
     from lxml.etree._serializer import _IncrementalFileWriter as XmlWriter
 
@@ -38,12 +40,17 @@ class Output:
 
 
 @contextmanager
-def document(root: str, nsmap: dict[str | None, str]) -> Iterator[tuple[XmlWriter, Output]]:
-    """An XML document streamed into memory: only the output bytes are held, never a tree."""
+def document(
+    root: str, nsmap: dict[str | None, str], stylesheet: str | None = None
+) -> Iterator[tuple[XmlWriter, Output]]:
+    """An XML document streamed into memory: only the output bytes are held, never a tree.
+    With `stylesheet`, the document names it (syndication.stylesheet) before its root."""
     buf = io.BytesIO()
     out = Output()
     with etree.xmlfile(buf, encoding="utf-8") as xf:
         xf.write_declaration()
+        if stylesheet is not None:
+            xf.write(etree.PI("xml-stylesheet", instruction_text(stylesheet)))
         with xf.element(q(SITEMAP_NS, root), nsmap=nsmap):
             yield xf, out
     out.body = buf.getvalue()

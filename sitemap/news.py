@@ -14,6 +14,7 @@ from sitemap.markup import MEDIA_TYPE, NEWS_NS, SITEMAP_NS, document, q, text_el
 from syndication.config import Settings
 from syndication.model import ALL_NEWS, UrlRow
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
+from syndication.stylesheet import stylesheet_url
 from syndication.timeutil import from_epoch
 
 WINDOW = timedelta(hours=48)
@@ -76,7 +77,7 @@ def write_news(rows: list[UrlRow], settings: Settings) -> bytes:
     zone = settings.zone
     loc, lastmod = q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
     news, publication = q(NEWS_NS, "news"), q(NEWS_NS, "publication")
-    with document("urlset", NSMAP) as (xf, out):
+    with document("urlset", NSMAP, stylesheet_url(settings)) as (xf, out):
         for row in rows:
             with xf.element(q(SITEMAP_NS, "url")):
                 text_element(xf, loc, row.url)

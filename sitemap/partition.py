@@ -21,11 +21,18 @@ from sitemap.urlwriter import FRAME_BYTES, ROW_OVERHEAD
 from syndication.config import Settings
 from syndication.model import MonthStat
 from syndication.rendering import RenderContext
+from syndication.stylesheet import instruction, stylesheet_url
 from syndication.timeutil import month_bounds
 
 
+def frame_bytes(settings: Settings) -> int:
+    """An empty month sitemap as served: the measured frame and the stylesheet instruction,
+    whose URL (and so length) is the settings'."""
+    return FRAME_BYTES + len(instruction(stylesheet_url(settings)))
+
+
 def urls_per_part(settings: Settings, row_text_bound: int) -> int:
-    budget = settings.sitemap_max_bytes - FRAME_BYTES
+    budget = settings.sitemap_max_bytes - frame_bytes(settings)
     # A single URL larger than the whole byte limit cannot be split further; it gets a file alone.
     return max(1, min(settings.sitemap_max_urls, budget // (ROW_OVERHEAD + row_text_bound)))
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sitemap.markup import MEDIA_TYPE, SITEMAP_NS, document, q, text_element, w3c
 from syndication.model import TermStat
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
+from syndication.stylesheet import stylesheet_url
 from syndication.urls import rubric_page, tag_page
 
 
@@ -57,7 +58,9 @@ async def build_tags(ctx: RenderContext) -> Rendered:
 async def _render_pages(ctx: RenderContext, entries: list[PageEntry], what: str) -> Rendered:
     if not entries:
         raise DocumentNotFound(f"no {what} with published articles")
-    body = await asyncio.to_thread(write_pages, entries, ctx.settings.zone)
+    body = await asyncio.to_thread(
+        write_pages, entries, ctx.settings.zone, stylesheet_url(ctx.settings)
+    )
     return Rendered(
         body=body,
         media_type=MEDIA_TYPE,
@@ -67,9 +70,9 @@ async def _render_pages(ctx: RenderContext, entries: list[PageEntry], what: str)
     )
 
 
-def write_pages(entries: list[PageEntry], zone: ZoneInfo) -> bytes:
+def write_pages(entries: list[PageEntry], zone: ZoneInfo, stylesheet: str | None = None) -> bytes:
     url, loc, lastmod = q(SITEMAP_NS, "url"), q(SITEMAP_NS, "loc"), q(SITEMAP_NS, "lastmod")
-    with document("urlset", {None: SITEMAP_NS}) as (xf, out):
+    with document("urlset", {None: SITEMAP_NS}, stylesheet) as (xf, out):
         for entry in entries:
             with xf.element(url):
                 text_element(xf, loc, entry.url)

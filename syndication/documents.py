@@ -16,6 +16,7 @@ import feeds
 import sitemap
 from feeds import brand
 from sitemap.index import INDEX_DEPS, NEWS_DEPS, RUBRICS_DEPS, TAGS_DEPS
+from syndication import assets
 from syndication.config import ICON_PATH, LOGO_PATH
 from syndication.dependencies import earlier_counts
 from syndication.model import Scope, ScopeKind
@@ -38,6 +39,8 @@ _FEED = re.compile(
     r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2})(?:-(\d+))?)\.(rss|atom|json)$",
     re.ASCII,  # \d: 0-9 only, not every script's digits
 )
+# A feed's HTML page: the feed's URL without the format (feeds.feed_page).
+_FEED_PAGE = re.compile(r"^/feeds/(?:(all)|(rubric|tag)/([^/]+)|archive/(\d{4}-\d{2}))$", re.ASCII)
 _MONTH_SITEMAP = re.compile(
     r"^/sitemaps/articles-(\d{4}-\d{2})(?:-([1-9]\d{0,8}))?\.xml$", re.ASCII
 )
@@ -81,6 +84,12 @@ def resolve(
             lambda ctx: feeds.build_feed(ctx, scope, fmt, page=page, limit=limit),
         )  # fmt: skip
 
+    if not gz:
+        html = _feed_page(path)
+        if html is not None:
+            return html
+    if path.startswith(assets.PREFIX) and path[len(assets.PREFIX) :] in assets.MEDIA_TYPES:
+        return _asset(path[len(assets.PREFIX) :])
     if path == "/feeds/yandex.rss":
         return Document("feed:yandex", "yandex", frozenset({"all"}), feeds.build_yandex)
     if path == "/opml.xml":
@@ -130,6 +139,39 @@ def _archive(month: str, part: str | None, fmt: str) -> Document | None:
     key = f"feed:month:{month}:{fmt}" + (f":page={page}" if page > 1 else "")
     return Document(key, "archive", frozenset(deps),
                     lambda ctx: feeds.build_feed(ctx, scope, fmt, page=page))  # fmt: skip
+
+
+def _feed_page(path: str) -> Document | None:
+    """The HTML page of a feed: it shows what the feed's first page shows (channel, count,
+    newest items), so it depends on what the feed depends on."""
+    match = _FEED_PAGE.match(path)
+    if match is None:
+        return None
+    everything, kind, slug, month = match.groups()
+    if everything:
+        scope = Scope(ScopeKind.ALL)
+        deps = frozenset({"all", "months"})
+    elif month:
+        try:
+            parse_month(month)
+        except ValueError:
+            return None
+        scope = Scope(ScopeKind.MONTH, month)
+        deps = frozenset({f"month:{month}", "months"})
+    else:
+        scope = Scope(ScopeKind(kind), slug)
+        deps = frozenset({f"{kind}:{slug}"})
+    return Document(f"page:{scope.name}", "feed-page", deps,
+                    lambda ctx: feeds.build_feed_page(ctx, scope))  # fmt: skip
+
+
+def _asset(name: str) -> Document:
+    """A static file (syndication.assets): no write changes it, a release does."""
+
+    async def build(ctx: RenderContext) -> Rendered:
+        return Rendered(assets.load(name), assets.MEDIA_TYPES[name])
+
+    return Document(f"asset:{name}", "asset", frozenset(), build)
 
 
 async def _robots(ctx: RenderContext) -> Rendered:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from syndication.cache import GZIP_LEVEL, DocumentCache, Entry
 from syndication.documents import Document
 from syndication.faults import describe, is_store_fault
+from syndication.mediatype import BROWSER_TYPE, has_browser_view, qualities, wants_browser_view
 from syndication.metrics import Metrics
 from syndication.mirror import Mirror
 from syndication.rendering import BadParameter
@@ -30,15 +30,20 @@ CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=300"
 NOT_FOUND_CACHE_CONTROL = b"no-cache"
 ALLOW = b"GET, HEAD"
 _VARY = (b"vary", b"Accept-Encoding")
+# Feeds and OPML are sent as application/xml to browsers (syndication.mediatype).
+_VARY_VIEW = (b"vary", b"Accept-Encoding, Accept")
+_BROWSER = "-x"  # the ETag suffix of the browser view, before the coding's
 # On every answer: a browser must not guess a type other than the one we send (a feed or a
 # plain-text 404 sniffed as HTML would run whatever markup it quotes).
 NOSNIFF = (b"x-content-type-options", b"nosniff")
-# The index page is the one HTML document: links and <link rel="alternate"> only, no script,
-# style, image or form, so it needs nothing loaded; and no site may frame it (clickjacking).
-# X-Frame-Options for browsers that do not know frame-ancestors.
+# The HTML pages (the index, each feed's page) load only the service's own stylesheet and
+# script files (syndication/assets: no inline script or style anywhere) and the articles'
+# images, wherever the CMS keeps them; no form posts anywhere, and no site may frame them
+# (clickjacking). X-Frame-Options for browsers that do not know frame-ancestors.
 HTML_POLICY = (
     (b"content-security-policy",
-     b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+     b"default-src 'none'; style-src 'self'; script-src 'self'; img-src https: http:; "
+     b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
     (b"x-frame-options", b"DENY"),
 )  # fmt: skip
 # A store that cannot answer: say so, and let no cache keep the answer.
@@ -53,7 +58,7 @@ def choose_encoding(accept: str | None, *, br: bool, gz: bool) -> str | None:
         return None
     q = _QUALITIES.get(accept)
     if q is None:
-        q = _qualities(accept)
+        q = qualities(accept)
         if len(_QUALITIES) < 256:  # a handful of distinct headers in practice
             _QUALITIES[accept] = q
     star = q.get("*", 0.0)
@@ -64,32 +69,9 @@ def choose_encoding(accept: str | None, *, br: bool, gz: bool) -> str | None:
     return "gzip" if q_gz > 0 else None
 
 
-def _qualities(accept: str) -> dict[str, float]:
-    """Coding → q (RFC 9110 §12.5.3). Parameter names are case-insensitive and `q` may follow
-    other parameters (`gzip;level=1;q=0`); a q that is not a valid qvalue counts as 0, so an
-    unreadable preference never gets a coding the client may have refused."""
-    q: dict[str, float] = {}
-    for part in accept.split(","):
-        name, *params = part.split(";")
-        name = name.strip().lower()
-        if not name:
-            continue
-        value = 1.0
-        for param in params:
-            key, _, raw = param.partition("=")
-            if key.strip().lower() == "q":
-                raw = raw.strip()
-                value = float(raw) if _QVALUE.fullmatch(raw) else 0.0
-        q[name] = value
-    return q
-
-
-# qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
-_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
-
-
 def _etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison (RFC 9110 §13.1.2): W/ and our per-encoding suffix are ignored."""
+    """Weak comparison (RFC 9110 §13.1.2): W/ and our per-encoding suffix are ignored; the
+    browser view's suffix is not (`etag` names the view answered: another media type)."""
     for candidate in header.split(","):
         candidate = candidate.strip()
         if candidate == "*":
@@ -126,22 +108,31 @@ class Representation:
     not_modified: list[tuple[bytes, bytes]]  # for 304
 
 
-def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False) -> Representation:
+def representation(
+    entry: Entry, coding: str | None, *, gzip_only: bool = False, browser: bool = False
+) -> Representation:
+    """The answer for one content coding; with `browser`, of the browser view of a feed or OPML
+    (the same bytes as application/xml, syndication.mediatype). The browser view is prepared
+    anew for each request, not kept: browsers are few beside readers, the few microseconds
+    are theirs, and an entry keeps no more variants than the cache charges it for."""
     name = "gz-only" if gzip_only else (coding or "identity")
-    ready: Representation | None = entry.variants.get(name)
+    ready: Representation | None = None if browser else entry.variants.get(name)
     if ready is not None:
         return ready
+    vary = _VARY_VIEW if entry.status == 200 and has_browser_view(entry.media_type) else _VARY
     if gzip_only:
         body = entry.gzip or gzip.compress(entry.body, compresslevel=GZIP_LEVEL, mtime=0)
         media_type, etag = "application/gzip", f'"{entry.etag}-gz"'
     else:
         body = entry.body if coding is None else (entry.br if coding == "br" else entry.gzip) or b""
-        media_type, etag = entry.media_type, f'"{entry.etag}{_SUFFIX.get(coding or "", "")}"'
+        view = _BROWSER if browser else ""
+        media_type = BROWSER_TYPE if browser else entry.media_type
+        etag = f'"{entry.etag}{view}{_SUFFIX.get(coding or "", "")}"'
     validators = [
         (b"etag", etag.encode()),
         (b"last-modified", entry.last_modified_http.encode()),
         (b"cache-control", CACHE_CONTROL if entry.status == 200 else NOT_FOUND_CACHE_CONTROL),
-        _VARY,
+        vary,
         NOSNIFF,
     ]
     headers = [
@@ -158,7 +149,8 @@ def representation(entry: Entry, coding: str | None, *, gzip_only: bool = False)
         link = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in entry.links)
         headers.append((b"link", link.encode()))
     ready = Representation(etag, body, headers, validators)
-    entry.variants[name] = ready
+    if not browser:
+        entry.variants[name] = ready
     return ready
 
 
@@ -171,17 +163,25 @@ def answer(
     if_modified_since: str | None,
     gzip_only: bool = False,
     now: float | None = None,
+    accept: str | None = None,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """(status, headers, body) for a GET or HEAD of a cached document."""
+    """(status, headers, body) for a GET or HEAD of a cached document; `accept` chooses the
+    browser view of a feed or OPML (syndication.mediatype)."""
     coding = None
+    browser = False
     if not gzip_only:
         coding = choose_encoding(
             accept_encoding, br=entry.br is not None, gz=entry.gzip is not None
         )
-    rep = representation(entry, coding, gzip_only=gzip_only)
+        browser = (
+            entry.status == 200
+            and has_browser_view(entry.media_type)
+            and wants_browser_view(accept, entry.media_type)
+        )
+    rep = representation(entry, coding, gzip_only=gzip_only, browser=browser)
     if entry.status == 200:
         if if_none_match is not None:
-            if _etag_matches(if_none_match, entry.etag):
+            if _etag_matches(if_none_match, entry.etag + _BROWSER if browser else entry.etag):
                 return 304, rep.not_modified, b""
         elif (
             if_modified_since is not None
@@ -264,10 +264,12 @@ class DocumentServer:
             # Not a document: other routes (the IndexNow key file) or Starlette's 404.
             await self.fallback(scope, receive, send)
             return
-        accept = inm = ims = None
+        accept = inm = ims = media = None
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept = value.decode("latin-1")
+            elif name == b"accept":
+                media = value.decode("latin-1")
             elif name == b"if-none-match":
                 inm = value.decode("latin-1")
             elif name == b"if-modified-since":
@@ -275,7 +277,7 @@ class DocumentServer:
         entry = await self.cache.get(doc)
         status, headers, body = answer(
             method, entry, accept_encoding=accept, if_none_match=inm, if_modified_since=ims,
-            gzip_only=doc.gzip_only,
+            gzip_only=doc.gzip_only, accept=media,
         )  # fmt: skip
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -35,6 +35,15 @@ def feed_url(settings: Settings, scope: Scope, fmt: str) -> str:
     return settings.public_url + feed_path(scope, fmt)
 
 
+def feed_page_path(scope: Scope) -> str:
+    """The HTML page of a feed (feeds.feed_page): its URL without the format extension."""
+    return feed_path(scope, "")[:-1]
+
+
+def feed_page_url(settings: Settings, scope: Scope) -> str:
+    return settings.public_url + feed_page_path(scope)
+
+
 YANDEX_PATH = "/feeds/yandex.rss"
 OPML_PATH = "/opml.xml"
 SITEMAP_INDEX_PATH = "/sitemap.xml"

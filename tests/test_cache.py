@@ -675,7 +675,7 @@ def test_identity_response_headers() -> None:
     assert r.headers["etag"] == '"abc123"'
     assert r.headers["last-modified"] == "Wed, 10 Dec 2025 15:08:00 GMT"
     assert r.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=300"
-    assert r.headers["vary"] == "Accept-Encoding"
+    assert r.headers["vary"] == "Accept-Encoding, Accept"  # a feed: browsers get application/xml
     assert r.headers["content-type"] == "application/rss+xml; charset=utf-8"
     assert int(r.headers["content-length"]) == len(e.body)
     assert "content-encoding" not in r.headers
@@ -707,7 +707,7 @@ def test_not_modified(headers: dict[str, str]) -> None:
     assert r.status_code == 304
     assert r.body == b""
     assert r.headers["etag"] == '"abc123-gz"'
-    assert r.headers["vary"] == "Accept-Encoding"
+    assert r.headers["vary"] == "Accept-Encoding, Accept"  # a feed: browsers get application/xml
     assert "content-type" not in r.headers
 
 

@@ -4,6 +4,7 @@ may read /metrics, and what robots.txt keeps crawlers out of."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import urllib.robotparser
 from collections.abc import Iterator
@@ -108,18 +109,24 @@ def test_every_answer_says_nosniff(client: TestClient) -> None:
         assert response.headers.get("x-content-type-options") == "nosniff", name
 
 
-def test_the_index_page_loads_nothing_and_cannot_be_framed(client: TestClient) -> None:
-    for headers in ({}, {"Accept-Encoding": "br"}):
-        page = client.get("/", headers=headers)
-        assert page.headers["content-type"].startswith("text/html")
-        policy = [p.strip() for p in page.headers["content-security-policy"].split(";")]
-        assert "default-src 'none'" in policy  # no script, style, image: it has none
-        assert "frame-ancestors 'none'" in policy
-        assert page.headers["x-frame-options"] == "DENY"
-    # The page needs nothing the policy forbids: links only.
-    body = client.get("/").text
-    for forbidden in ("<script", "<style", "style=", "<img", "<iframe", "<form"):
-        assert forbidden not in body
+def test_the_html_pages_load_only_our_files_and_cannot_be_framed(client: TestClient) -> None:
+    for path in ("/", "/feeds/all"):
+        for headers in ({}, {"Accept-Encoding": "br"}):
+            page = client.get(path, headers=headers)
+            assert page.headers["content-type"].startswith("text/html")
+            policy = [p.strip() for p in page.headers["content-security-policy"].split(";")]
+            assert "default-src 'none'" in policy
+            # The service's own stylesheet and script files; no inline script or style.
+            assert "script-src 'self'" in policy
+            assert "style-src 'self'" in policy
+            assert "frame-ancestors 'none'" in policy
+            assert page.headers["x-frame-options"] == "DENY"
+        # The page needs nothing the policy forbids: no inline script, style or handler.
+        body = client.get(path).text
+        for forbidden in ("<script>", "<style", "style=", "<iframe", "<form", " onclick="):
+            assert forbidden not in body
+        assert body.count("<script") == 1
+        assert re.search(r"<script src=\"http[^\"]*/assets/page.js\" defer></script>", body)
     # Feeds are no HTML: no policy to carry.
     assert "content-security-policy" not in client.get("/feeds/all.rss").headers
 

@@ -64,6 +64,10 @@ async def _paths(store: SQLiteStore, settings: Settings) -> list[str]:
         paths += [f"/feeds/{scope}.{fmt}" for scope in scopes]
         paths += [f"/feeds/archive/{m}.{fmt}" for m in months]
     paths += [f"/sitemaps/articles-{m}.xml" for m in months]
+    # Each feed's HTML page, and the static files (which no write changes).
+    paths += [f"/feeds/{scope}" for scope in scopes]
+    paths += [f"/feeds/archive/{m}" for m in months]
+    paths += ["/assets/xml.css", "/assets/page.css", "/assets/page.js"]
     return paths
 
 
@@ -134,14 +138,16 @@ def _coarse(path: str, write: str) -> bool:
     - the index page, the news sitemap: any visible article changed (they show the newest ones,
       and counts).
     A rubric's new page URL: every feed that shows it as a category is dropped, though only the
-    JSON feed's items carry the URL itself.
+    JSON feed's items carry the URL itself; and the index page, which lists the rubrics.
     Any write: the sitemap index dates its children by their last change, in whole seconds; a
     write within the second of the one before leaves the same bytes.
     """
     if path == "/sitemap.xml":
         return True
     if write.startswith("rubric"):
-        return path.startswith("/feeds/")
+        # The index page links each feed's own page, not the rubric's page on the site; its tag
+        # (rubric-list) stands for a rubric's title, place and page together.
+        return path.startswith("/feeds/") or (path == "/" and write == "rubric page moved")
     return path.startswith(("/feeds/", "/sitemaps/articles-")) or path in (
         "/sitemaps/rubrics.xml", "/sitemaps/tags.xml", "/sitemaps/news.xml", "/")  # fmt: skip
 

@@ -279,3 +279,19 @@ def test_an_import_from_the_command_line_removes_what_it_changes(stack: Stack) -
     assert not feed.exists()
     assert other.exists()
     assert "/news/cli1/" in stack.nginx.get("/feeds/rubric/r1.rss").text
+
+
+def test_a_browser_gets_a_feed_from_the_service_as_xml(stack: Stack) -> None:
+    """The files hold the registered types; a browser's request for a feed goes to the service,
+    which answers application/xml (the stylesheet applies); readers keep getting the file."""
+    until_file(stack, "/feeds/all.rss")
+    chrome = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    browser = stack.nginx.get("/feeds/all.rss", Accept=chrome)
+    assert not from_file(browser)
+    assert browser.headers["Content-Type"] == "application/xml; charset=utf-8"
+    reader = stack.nginx.get("/feeds/all.rss", Accept="application/rss+xml, */*;q=0.1")
+    assert from_file(reader)
+    assert reader.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+    # Sitemaps and the index page have one view: browsers get the files.
+    until_file(stack, "/sitemap.xml")
+    assert from_file(stack.nginx.get("/sitemap.xml", Accept=chrome))

@@ -232,7 +232,7 @@ def test_fetched_twice_within_max_age_reaches_the_service_once(deployed: Stack) 
     # What the service says reaches the client: its validators, caching and Vary.
     assert second.headers["ETag"] == first.headers["ETag"]
     assert second.headers["Cache-Control"] == "public, max-age=60, stale-while-revalidate=300"
-    assert second.headers["Vary"] == "Accept-Encoding"
+    assert second.headers["Vary"] == "Accept-Encoding, Accept"  # browsers: application/xml
     assert total(served(deployed.server, "feed")) == before + 1
     # A client's conditional request is answered by nginx from its copy.
     again = deployed.nginx.get(FEED, **{"If-None-Match": first.headers["ETag"]})
@@ -451,3 +451,32 @@ def test_a_missing_program_skips_here_and_fails_under_ci(monkeypatch: pytest.Mon
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
         required_program(absent)
+
+
+CHROME_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+)
+READER_ACCEPTS = ("", "application/rss+xml, application/xml;q=0.9, */*;q=0.8", "*/*")
+
+
+@pytest.mark.parametrize("browser_first", [True, False])
+def test_browsers_and_readers_each_get_their_view_through_the_cache(
+    deployed: Stack, browser_first: bool
+) -> None:
+    """A browser gets a feed as application/xml (its stylesheet applies), a reader as RSS;
+    whoever comes first, nginx's copy never reaches the other."""
+
+    def browser() -> None:
+        r = deployed.nginx.get(FEED, Accept=CHROME_ACCEPT)
+        assert r.headers["Content-Type"] == "application/xml; charset=utf-8"
+
+    def readers() -> None:
+        for accept in READER_ACCEPTS:
+            headers = {"Accept": accept} if accept else {}
+            r = deployed.nginx.get(FEED, **headers)
+            assert r.headers["Content-Type"] == "application/rss+xml; charset=utf-8", accept
+
+    for step in (browser, readers) if browser_first else (readers, browser):
+        step()
+    for step in (browser, readers):  # and again, now from nginx's copies
+        step()

@@ -153,7 +153,13 @@ def crawl(client: TestClient) -> Iterator[tuple[str, bytes, str]]:
     for fmt in ("rss", "atom", "json"):
         opml = etree.fromstring(client.get(f"/opml.xml?format={fmt}").content)
         start += [str(o.get("xmlUrl")) for o in opml.iter("outline") if o.get("xmlUrl")]
-    queue = [u for u in start if (_local(u) or "").startswith("/feeds/")]
+    # Feed documents only: each feed's HTML page (/feeds/rubric/x) is no feed.
+    queue = [
+        u
+        for u in start
+        if (_local(u) or "").startswith("/feeds/")
+        and (_local(u) or "").split("?")[0].endswith((".rss", ".atom", ".json"))
+    ]
     seen: set[str] = set()
     while queue:
         url = queue.pop(0)

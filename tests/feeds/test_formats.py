@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import orjson
 import pytest
@@ -232,8 +233,13 @@ async def test_index_page(store: SQLiteStore, settings: Settings) -> None:
     assert rendered.media_type == "text/html; charset=utf-8"
     html = rendered.body.decode()
     assert html.startswith("<!DOCTYPE html>")
-    assert "<script" not in html
+    # The one script is the static file; the tag's name is text, escaped.
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script src="https://feeds.example.ru/assets/page.js" defer>'
+    ]
+    assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'data-name="&lt;script&gt;alert(1)&lt;/script&gt;"' in html
     assert ('<link rel="alternate" type="application/rss+xml" title="Новости региона (RSS)"'
             ' href="https://feeds.example.ru/feeds/all.rss">') in html  # fmt: skip
     assert 'type="application/atom+xml"' in html

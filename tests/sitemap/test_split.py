@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sitemap import build_index, build_month
-from sitemap.partition import urls_per_part
-from sitemap.urlwriter import FRAME_BYTES, ROW_OVERHEAD
+from sitemap.partition import frame_bytes, urls_per_part
+from sitemap.urlwriter import ROW_OVERHEAD
 from syndication.config import Settings
 from syndication.model import Image
 from syndication.rendering import DocumentNotFound
@@ -87,8 +87,8 @@ async def test_row_bound_covers_the_largest_row(store: SQLiteStore, settings: Se
     # Safe; loose only by the room kept for a longer zone offset and a byte per < or > (the
     # store counts every escaped character as 5 bytes; &lt; and &gt; take 4).
     assert len(url) <= ROW_OVERHEAD + bound <= len(url) + 7 + 40
-    assert len(body) == FRAME_BYTES + len(url)
-    room_for_two = FRAME_BYTES + 2 * (ROW_OVERHEAD + bound)
+    assert len(body) == frame_bytes(settings) + len(url)
+    room_for_two = frame_bytes(settings) + 2 * (ROW_OVERHEAD + bound)
     assert urls_per_part(replace(settings, sitemap_max_bytes=room_for_two), bound) == 2
     assert urls_per_part(replace(settings, sitemap_max_bytes=room_for_two - 1), bound) == 1
 

@@ -181,12 +181,14 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A `syndication serve` process on 127.0.0.1 with its own SQLite file (or database URL)."""
+    """A `syndication serve` process on 127.0.0.1 with its own SQLite file `db`, or the
+    PostgreSQL database named by `database` (SYNDICATION_DB as given)."""
 
     base_url: str
-    db: Path | str
+    db: Path
     process: subprocess.Popen[bytes]
     log: Path
+    database: str = ""
 
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -229,7 +231,7 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", db, process, log)
+    server = Server(f"http://127.0.0.1:{port}", Path(db), process, log, str(db))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from syndication.dependencies import stamp_tags
 from syndication.store.base import StoreError
@@ -31,6 +32,8 @@ from syndication.store.postgres.schema import WRITE_LOCK, migrate
 from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
 
 Row = tuple[Any, ...]
+# A connection of the pool, as `Pool.acquire` hands it out.
+Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 
 NOTIFY_CHANNEL = "syndication_changes"
@@ -54,7 +57,7 @@ class _Pinned:
     """The connection a snapshot holds; its lock keeps two tasks inside the snapshot from
     talking to it at once (asyncpg allows one operation per connection at a time)."""
 
-    conn: asyncpg.Connection
+    conn: Conn
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -67,9 +70,7 @@ class Connections:
         self._log: asyncpg.Pool | None = None
         # One writer at a time per process; the advisory lock orders the processes.
         self._write_lock = asyncio.Lock()
-        self._pinned: ContextVar[_Pinned | None] = ContextVar(
-            f"pinned-pg-{id(self)}", default=None
-        )
+        self._pinned: ContextVar[_Pinned | None] = ContextVar(f"pinned-pg-{id(self)}", default=None)
         # The newest change id this process wrote or read: `change_hint`.
         self.hint = 0
 
@@ -182,7 +183,7 @@ class Connections:
 class Transaction:
     """One pooled connection inside one write transaction, the write lock held."""
 
-    def __init__(self, conn: asyncpg.Connection, zone: ZoneInfo) -> None:
+    def __init__(self, conn: Conn, zone: ZoneInfo) -> None:
         self.conn = conn
         self.zone = zone
 

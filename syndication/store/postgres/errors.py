@@ -25,6 +25,9 @@ STORE_FAULTS: tuple[type[BaseException], ...] = (
     asyncpg.TransactionRollbackError,
     asyncpg.LockNotAvailableError,
     asyncpg.InvalidCatalogNameError,  # the database itself is missing
+    # What asyncpg raises on a connection the server terminated while it was idle (the
+    # FATAL notice arrives between two queries): the connection is dropped from the pool.
+    asyncpg.InternalClientError,
     OSError,  # refused, reset, unreachable
     asyncio.TimeoutError,  # connecting took longer than the pool's timeout
 )

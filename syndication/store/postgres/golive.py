@@ -49,8 +49,8 @@ class GoLive:
             await tx.fetchall(
                 "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE"
                 " SET value = excluded.value WHERE ((excluded.value::jsonb ->> 0)::bigint,"
-                " (excluded.value::jsonb ->> 1) COLLATE \"C\") > ((meta.value::jsonb ->> 0)::bigint,"
-                " (meta.value::jsonb ->> 1) COLLATE \"C\")",
+                ' (excluded.value::jsonb ->> 1) COLLATE "C") > ((meta.value::jsonb ->> 0)::bigint,'
+                ' (meta.value::jsonb ->> 1) COLLATE "C")',
                 (_MARK_KEY.format(target), _mark_json(mark)),
             )
 

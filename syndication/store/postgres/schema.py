@@ -247,8 +247,9 @@ async def rebuild_calendar(conn: asyncpg.Connection, zone: ZoneInfo) -> None:
     """The calendar of `zone` for every stored article, and `zone` recorded, in the caller's
     transaction. The statistics are read through the calendar, so nothing else is recounted."""
     await conn.execute("DELETE FROM calendar")
-    first, last = await conn.fetchrow("SELECT min(published_at), max(published_at) FROM articles")
-    if first is not None:
+    row = await conn.fetchrow("SELECT min(published_at), max(published_at) FROM articles")
+    if row is not None and row[0] is not None:
+        first, last = row[0], row[1]
         await conn.executemany(
             "INSERT INTO calendar (lo, hi, month) VALUES ($1, $2, $3)",
             month_rows(from_epoch(first), from_epoch(last), zone),

@@ -141,7 +141,9 @@ class Writes:
 
     async def delete_article(self, article_id: str) -> int | None:
         async def work(tx: Transaction) -> bool:
-            rows = await tx.fetchall("DELETE FROM articles WHERE id = $1 RETURNING id", (article_id,))
+            rows = await tx.fetchall(
+                "DELETE FROM articles WHERE id = $1 RETURNING id", (article_id,)
+            )
             return bool(rows)
 
         found, notes = await self.db.write(work)

@@ -1,6 +1,6 @@
-"""The async boundary to one PostgreSQL database: an asyncpg pool for reads and writes, and a
-pool of one connection of its own for the change log, so a cache's freshness check never queues
-behind a render.
+"""The async boundary to one PostgreSQL database: a small asyncpg pool of readers, a connection
+for the writer and one for the change log (each a pool of one, which reconnects by itself), so
+a long render never holds up a write, nor a cache's freshness check.
 
 Every write transaction first takes the store's write lock (an advisory lock, held until
 COMMIT): writers of every replica commit one at a time, in the order of their change ids, as
@@ -67,6 +67,7 @@ class Connections:
         self.zone = zone
         self._readers = readers
         self._pool: asyncpg.Pool | None = None
+        self._writer: asyncpg.Pool | None = None
         self._log: asyncpg.Pool | None = None
         # One writer at a time per process; the advisory lock orders the processes.
         self._write_lock = asyncio.Lock()
@@ -83,9 +84,12 @@ class Connections:
                 await migrate(conn, zone=self.zone)
             finally:
                 await conn.close()
-            # The writer plus the readers: a render holding one leaves the others free.
+            # Readers connect as they are needed, up to the pool's size.
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=self._readers + 1, server_settings=settings
+                self.dsn, min_size=1, max_size=self._readers, server_settings=settings
+            )
+            self._writer = await asyncpg.create_pool(
+                self.dsn, min_size=1, max_size=1, server_settings=settings
             )
             self._log = await asyncpg.create_pool(
                 self.dsn, min_size=1, max_size=1, server_settings=settings
@@ -93,8 +97,8 @@ class Connections:
             self.hint = max(self.hint, await self.last_change_id())
 
     async def close(self) -> None:
-        pools = [p for p in (self._pool, self._log) if p is not None]
-        self._pool = self._log = None
+        pools = [p for p in (self._pool, self._writer, self._log) if p is not None]
+        self._pool = self._writer = self._log = None
         for pool in pools:
             await pool.close()
 
@@ -168,7 +172,9 @@ class Connections:
         return await asyncio.shield(asyncio.ensure_future(self._write(work)))
 
     async def _write(self, work: Callable[[Transaction], Awaitable[T]]) -> tuple[T, Notes]:
-        pool = self.pool()
+        pool = self._writer
+        if pool is None:
+            raise StoreError("store is not open")
         async with self._write_lock:
             with guarded():
                 async with pool.acquire() as conn, conn.transaction():

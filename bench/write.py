@@ -349,6 +349,14 @@ def preload(db: Path | str, settings: Settings, count: int) -> None:
                 await store.put_articles(batch)
         finally:
             await store.close()
+        if is_postgres_url(str(db)):
+            # Planner statistics of the loaded tables now, as autovacuum would have them on a
+            # database in service (right after a bulk load its plans are a scan's).
+            conn = await asyncpg.connect(str(db))
+            try:
+                await conn.execute("VACUUM ANALYZE")
+            finally:
+                await conn.close()
 
     asyncio.run(run())
 

@@ -228,17 +228,18 @@ class Transaction:
             )
             rows.append((change_id, now, "terms", "", None, text))
             notes.last_change = change_id
-        await self._fold_stamps(rows, now)
-        await self.notify(notes.last_change)
+        await self._fold_stamps(rows, now, notes.last_change)
         return notes
 
     async def notify(self, last: int) -> None:
         await self.conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(last))
 
-    async def _fold_stamps(self, rows: list[Row], now: int) -> None:
+    async def _fold_stamps(self, rows: list[Row], now: int, last: int) -> None:
         """Each dependency tag the rows raise: the newest change id, and an instant no earlier
         than the fold, the transaction's last work before COMMIT (a Last-Modified derived from
-        it must be later than any response sent before the commit; see cache.STAMP_MARGIN)."""
+        it must be later than any response sent before the commit; see cache.STAMP_MARGIN).
+        NOTIFY goes in the same statement (a data-modifying WITH runs whatever the query reads):
+        one round trip fewer a write."""
         stamps: dict[str, tuple[int, int]] = {}
         for change_id, at, kind, key, before, after in rows:
             for dep in (STAMP_ALL, *orjson.loads(stamp_tags(kind, key, before, after, self.zone))):
@@ -246,13 +247,16 @@ class Transaction:
                 stamps[dep] = (max(was_at, int(at)), int(change_id))
         deps = sorted(stamps)
         await self.conn.execute(
-            "INSERT INTO stamps (dep, at, change_id)"
+            "WITH folded AS (INSERT INTO stamps (dep, at, change_id)"
             " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
             " ON CONFLICT (dep) DO UPDATE SET at = greatest(stamps.at, excluded.at),"
-            " change_id = greatest(stamps.change_id, excluded.change_id)",
+            " change_id = greatest(stamps.change_id, excluded.change_id))"
+            " SELECT pg_notify($4, $5)",
             deps,
             [stamps[d][0] for d in deps],
             [stamps[d][1] for d in deps],
+            NOTIFY_CHANNEL,
+            str(last),
         )
 
     async def _flipped(self, rows: list[Row]) -> dict[str, list[str]]:

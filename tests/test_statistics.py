@@ -63,22 +63,21 @@ class Delete:
     article_id: str
 
 
-ops = st.lists(
-    st.one_of(
-        st.builds(
-            Put,
-            article_id=st.sampled_from(IDS),
-            date=st.integers(0, len(DATES) - 1),
-            updated_hours=st.one_of(st.none(), st.integers(0, 100)),
-            draft=st.booleans(),
-            rubrics=st.lists(st.sampled_from(RUBRICS), max_size=3, unique=True).map(tuple),
-            tags=st.lists(st.sampled_from(TAGS), max_size=3, unique=True).map(tuple),
-            path=st.text("ab&<", max_size=6),
-        ),
-        st.builds(Delete, article_id=st.sampled_from(IDS)),
+# One write of an article: a put or a delete.
+op = st.one_of(
+    st.builds(
+        Put,
+        article_id=st.sampled_from(IDS),
+        date=st.integers(0, len(DATES) - 1),
+        updated_hours=st.one_of(st.none(), st.integers(0, 100)),
+        draft=st.booleans(),
+        rubrics=st.lists(st.sampled_from(RUBRICS), max_size=3, unique=True).map(tuple),
+        tags=st.lists(st.sampled_from(TAGS), max_size=3, unique=True).map(tuple),
+        path=st.text("ab&<", max_size=6),
     ),
-    max_size=14,
+    st.builds(Delete, article_id=st.sampled_from(IDS)),
 )
+ops = st.lists(op, max_size=14)
 
 
 def _payload(op: Put) -> dict[str, Any]:

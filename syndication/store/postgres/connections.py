@@ -86,13 +86,17 @@ class Connections:
                 await conn.close()
             # Readers connect as they are needed, up to the pool's size.
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=self._readers, server_settings=settings
+                self.dsn,
+                min_size=1,
+                max_size=self._readers,
+                server_settings=settings,
+                reset=_end_transaction,
             )
             self._writer = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=1, server_settings=settings
+                self.dsn, min_size=1, max_size=1, server_settings=settings, reset=_end_transaction
             )
             self._log = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=1, server_settings=settings
+                self.dsn, min_size=1, max_size=1, server_settings=settings, reset=_end_transaction
             )
             self.hint = max(self.hint, await self.last_change_id())
 
@@ -184,6 +188,15 @@ class Connections:
                     notes = await tx.finish(start)
         self.hint = max(self.hint, notes.last_change)
         return result, notes
+
+
+async def _end_transaction(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """What a connection needs before it goes back to its pool. asyncpg's default reset (UNLISTEN,
+    RESET ALL, advisory unlock, CLOSE ALL) is a round trip on every release, that is on every
+    read and every write; these connections keep no session state (no SET, LISTEN, session
+    lock or cursor), so only a transaction left open by a failure is ended."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 class Transaction:

@@ -1,6 +1,7 @@
 """Single-article write latency, against a plain-sqlite3 floor running the same statements.
 
     .venv/bin/python bench/write.py [--articles 20000] [--writes 300]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres | --no-postgres]
 
 One store file, preloaded with demo-like articles (3 KB bodies, a rubric and two tags each). Each
 write creates one new article in the current month. Rows, side by side in one run:
@@ -18,6 +19,14 @@ write creates one new article in the current month. Rows, side by side in one ru
 
 Floor and store blocks alternate round by round. Medians and p99 in milliseconds; targets from
 issue 9: store quiet p50 <= 2x the floor's p50, store + renders p99 <= 50 ms.
+
+With PostgreSQL reachable (`--postgres` names a server where a scratch database is created and
+dropped), the same articles are loaded into it too and the run adds, side by side:
+
+  pg store quiet / pg store + renders / pg http quiet / pg http + renders
+                   the rows above on the PostgreSQL store (ratios against the same SQLite floor)
+  cold render      each document of the renders above built from the store (queries and
+                   rendering, no cache), median of several builds, SQLite and PostgreSQL
 """
 
 from __future__ import annotations
@@ -35,10 +44,12 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from app import SWITCH_INTERVAL
@@ -49,7 +60,7 @@ from syndication.ingest import validate_article
 from syndication.memory import freeze_startup_objects
 from syndication.model import ArticleIn
 from syndication.rendering import RenderContext
-from syndication.store import SQLiteStore
+from syndication.store import PostgresStore, SQLiteStore, Store, is_postgres_url
 from syndication.store.sqlite.schema import register_functions
 from syndication.store.sqlite.writes import _UPSERT_ARTICLE, _row
 from syndication.timeutil import month_key
@@ -101,7 +112,13 @@ def floor_write(conn: sqlite3.Connection, article: ArticleIn, tag_ids: dict[str,
     conn.execute("COMMIT")
 
 
-async def renders(store: SQLiteStore, settings: Settings, stop: asyncio.Event) -> int:
+def open_store(db: str | Path, settings: Settings) -> Store:
+    if is_postgres_url(str(db)):
+        return PostgresStore(str(db), settings.zone)
+    return SQLiteStore(db, settings.zone)
+
+
+async def renders(store: Store, settings: Settings, stop: asyncio.Event) -> int:
     """Cold renders nonstop, as a worker's cache would run them: query, write, compress."""
     done = 0
     while not stop.is_set():
@@ -118,12 +135,21 @@ async def renders(store: SQLiteStore, settings: Settings, stop: asyncio.Event) -
     return done
 
 
-async def in_process(db: Path, settings: Settings, writes: int, rounds: int) -> None:
+async def in_process(
+    db: Path, settings: Settings, writes: int, rounds: int, pg: str | None
+) -> None:
     # As every worker of the service does (app.py).
     sys.setswitchinterval(SWITCH_INTERVAL)
     freeze_startup_objects()
-    store = SQLiteStore(db, settings.zone)
+    store = open_store(db, settings)
     await store.open()
+    pg_store = open_store(pg, settings) if pg else None
+    if pg_store is not None:
+        await pg_store.open()
+    pg_quiet: list[float] = []
+    pg_loaded: list[float] = []
+    pg_rendered = 0
+    cold: dict[str, dict[str, float]] = {}
     conn = sqlite3.connect(db, isolation_level=None)
     for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
         conn.execute(f"PRAGMA {pragma}")
@@ -162,13 +188,73 @@ async def in_process(db: Path, settings: Settings, writes: int, rounds: int) -> 
                 await asyncio.sleep(0.01)  # writes arrive one by one, between render steps
             stop.set()
             rendered += await load
+            if pg_store is not None:
+                pg_rendered += await store_block(
+                    pg_store, settings, article, per, pg_quiet, pg_loaded
+                )
+        if pg_store is not None:
+            cold["sqlite"] = await cold_renders(store, settings)
+            cold["postgres"] = await cold_renders(pg_store, settings)
     finally:
         conn.close()
         await store.close()
+        if pg_store is not None:
+            await pg_store.close()
     base = statistics.median(floor)
     print(row("floor", floor))
     print(row("store quiet", quiet, base) + "  (target <= 2x)")
     print(row("store + renders", loaded, base) + f"  (target p99 <= 50 ms; {rendered} renders)")
+    if pg_store is not None:
+        print(row("pg store quiet", pg_quiet, base))
+        print(row("pg store + renders", pg_loaded, base) + f"  ({pg_rendered} renders)")
+        print(f"{'cold render':30} {'sqlite':>10} {'postgres':>10}")
+        for path in COLD:
+            sq, pq = cold["sqlite"][path], cold["postgres"][path]
+            print(f"  {path:28} {sq:7.2f} ms {pq:7.2f} ms  ({pq / sq:4.2f}x)")
+
+
+async def store_block(
+    store: Store,
+    settings: Settings,
+    article: Any,
+    per: int,
+    quiet: list[float],
+    loaded: list[float],
+) -> int:
+    """One round of the store rows (quiet, then under renders) on `store`; renders done."""
+    for _ in range(per):
+        a = article()
+        t0 = time.perf_counter()
+        await store.put_articles([a])
+        quiet.append((time.perf_counter() - t0) * 1000)
+    stop = asyncio.Event()
+    load = asyncio.create_task(renders(store, settings, stop))
+    await asyncio.sleep(0.2)
+    for _ in range(per):
+        a = article()
+        t0 = time.perf_counter()
+        await store.put_articles([a])
+        loaded.append((time.perf_counter() - t0) * 1000)
+        await asyncio.sleep(0.01)
+    stop.set()
+    return await load
+
+
+async def cold_renders(store: Store, settings: Settings, repeats: int = 9) -> dict[str, float]:
+    """Median ms to build each document of COLD from the store (no cache, no compression)."""
+    out = {}
+    for full in COLD:
+        path, _, query = full.partition("?")
+        params = dict([query.split("=")]) if query else {}
+        times = []
+        for _ in range(repeats):
+            doc = resolve(path, params, feed_limit=50, max_limit=500)
+            assert doc is not None
+            t0 = time.perf_counter()
+            await doc.build(RenderContext(store, settings, datetime.now(UTC)))
+            times.append((time.perf_counter() - t0) * 1000)
+        out[full] = statistics.median(times)
+    return out
 
 
 # --- over HTTP --------------------------------------------------------------------------------
@@ -178,7 +264,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http(db: Path, writes: int) -> None:
+def http(db: Path | str, writes: int, label: str = "") -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -239,16 +325,16 @@ def http(db: Path, writes: int) -> None:
         stop.set()
         for t in threads:
             t.join()
-        print(row("http quiet", quiet))
-        print(row("http + renders", loaded) + f"  ({sum(counts)} render requests)")
+        print(row(f"{label}http quiet", quiet))
+        print(row(f"{label}http + renders", loaded) + f"  ({sum(counts)} render requests)")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
 
-def preload(db: Path, settings: Settings, count: int) -> None:
+def preload(db: Path | str, settings: Settings, count: int) -> None:
     async def run() -> None:
-        store = SQLiteStore(db, settings.zone)
+        store = open_store(db, settings)
         await store.open()
         try:
             now = datetime.now(UTC).timestamp()
@@ -263,6 +349,14 @@ def preload(db: Path, settings: Settings, count: int) -> None:
                 await store.put_articles(batch)
         finally:
             await store.close()
+        if is_postgres_url(str(db)):
+            # Planner statistics of the loaded tables now, as autovacuum would have them on a
+            # database in service (right after a bulk load its plans are a scan's).
+            conn = await asyncpg.connect(str(db))
+            try:
+                await conn.execute("VACUUM ANALYZE")
+            finally:
+                await conn.close()
 
     asyncio.run(run())
 
@@ -273,18 +367,61 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server (admin URL) for the pg rows; a scratch database is made there",
+    )
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "write.db"
-        settings = Settings.load(environ={}, db=str(db), api_token=TOKEN)
-        t0 = time.perf_counter()
-        preload(db, settings, args.articles)
-        month = month_key(datetime.now(UTC), settings.zone)
-        print(f"{args.articles:,} articles preloaded in {time.perf_counter() - t0:.0f} s;"
-              f" each write creates one article in {month}")  # fmt: skip
-        asyncio.run(in_process(db, settings, args.writes, args.rounds))
-        if not args.no_http:
-            http(db, args.writes // 2)
+    pg = None if args.no_postgres else scratch_database(args.postgres)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "write.db"
+            settings = Settings.load(environ={}, db=str(db), api_token=TOKEN)
+            for target in (db, pg):
+                if target is None:
+                    continue
+                t0 = time.perf_counter()
+                preload(target, settings, args.articles)
+                month = month_key(datetime.now(UTC), settings.zone)
+                print(f"{args.articles:,} articles preloaded into"
+                      f" {'PostgreSQL' if target == pg else 'SQLite'} in"
+                      f" {time.perf_counter() - t0:.0f} s; each write creates one article in"
+                      f" {month}")  # fmt: skip
+            asyncio.run(in_process(db, settings, args.writes, args.rounds, pg))
+            if not args.no_http:
+                http(db, args.writes // 2)
+                if pg:
+                    http(pg, args.writes // 2, "pg ")
+    finally:
+        if pg:
+            drop_database(args.postgres, pg)
+
+
+def _admin(url: str, sql: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def scratch_database(admin: str) -> str | None:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    try:
+        _admin(admin, f'CREATE DATABASE "{name}" TEMPLATE template0')
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"PostgreSQL rows left out: {admin} is not reachable ({exc})")
+        return None
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(admin: str, url: str) -> None:
+    _admin(admin, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from syndication.model import ALL_NEWS
 from syndication.store.base import Store, StoreError
+from syndication.store.postgres.errors import is_postgres_fault
 
 
 class StoreInconsistent(StoreError):
@@ -21,8 +22,9 @@ class StoreInconsistent(StoreError):
 
 def is_store_fault(exc: BaseException) -> bool:
     """StoreError, or any SQLite error about the database itself: I/O, locking, a malformed page,
-    a file that is no database. A ProgrammingError (or InterfaceError) is a bug of ours, a 500."""
-    if isinstance(exc, StoreError):
+    a file that is no database, or a PostgreSQL server or connection that fails (see
+    store/postgres/errors.py). A ProgrammingError (or InterfaceError) is a bug of ours, a 500."""
+    if isinstance(exc, StoreError) or is_postgres_fault(exc):
         return True
     return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.ProgrammingError)
 

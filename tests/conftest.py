@@ -1,7 +1,14 @@
-"""Shared fixtures: settings on a real SQLite file, an open store, a real hypercorn server."""
+"""Shared fixtures: settings on a real SQLite file (or a fresh PostgreSQL database), an open
+store, a real hypercorn server.
+
+A test module marked `pytest.mark.backends` runs its store-backed tests on both backends: the
+`backend` fixture is "sqlite" or "postgres", and `settings`, `store` and `server` follow it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import os
 import shutil
@@ -10,16 +17,19 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import hypothesis
 import pytest
 
 from syndication.config import Settings
-from syndication.store import SQLiteStore
+from syndication.store import PostgresStore, SQLiteStore, Store, is_postgres_url, make_store
 
 ROOT = Path(__file__).resolve().parent.parent
 # CI lays ../shared (the public schemas) beside its clone; the variable points elsewhere (the
@@ -71,11 +81,82 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+BACKENDS = ("sqlite", "postgres")
+# The server each PostgreSQL test gets a database of its own on (trust auth on the project's
+# machines; another one can be named).
+PG_ADMIN_URL = os.environ.get(
+    "SYNDICATION_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # `backends("sqlite")` on one test of a marked module keeps it to the backends named.
+    marker = metafunc.definition.get_closest_marker("backends")
+    if "backend" in metafunc.fixturenames and marker is not None:
+        metafunc.parametrize("backend", marker.args or BACKENDS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend of this test: "sqlite" unless its module is marked `backends`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def _pg_admin(sql: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def _postgres_unreachable(exc: BaseException) -> None:
+    message = f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}: {exc})"
+    if in_ci():
+        pytest.fail(f"CI is set, but {message}; .ci/run starts it", pytrace=False)
+    pytest.skip(f"{message}: the PostgreSQL variants are skipped (set SYNDICATION_TEST_POSTGRES)")
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards: no PostgreSQL
+    test sees another's rows. Unreachable: a skip on a fresh clone, a failure under CI."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    try:
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    except (OSError, asyncpg.PostgresError) as exc:
+        _postgres_unreachable(exc)
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def open_store_at(db: str | Path, zone: ZoneInfo) -> Store:
+    """A store (not yet open) on `db`, a SQLite path or a PostgreSQL URL, in the site `zone`."""
+    if is_postgres_url(str(db)):
+        return PostgresStore(str(db), zone)
+    return SQLiteStore(db, zone)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """SYNDICATION_DB for this test: a SQLite file in its tmp_path, or a fresh database."""
+    if backend == "postgres":
+        with fresh_postgres_database() as url:
+            yield url
+    else:
+        yield str(tmp_path / "store.db")
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
     return Settings.load(
         environ={},
-        db=str(tmp_path / "store.db"),
+        db=db_url,
         public_url="https://feeds.example.ru",
         site_url="https://example.ru",
         api_token=TOKEN,
@@ -83,8 +164,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(settings.db, settings.zone)
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    s = make_store(settings)
     await s.open()
     try:
         yield s
@@ -100,12 +181,14 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A `syndication serve` process on 127.0.0.1 with its own SQLite file."""
+    """A `syndication serve` process on 127.0.0.1 with its own SQLite file `db`, or the
+    PostgreSQL database named by `database` (SYNDICATION_DB as given)."""
 
     base_url: str
     db: Path
     process: subprocess.Popen[bytes]
     log: Path
+    database: str = ""
 
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -122,7 +205,11 @@ class Server:
 
 
 def start_server(
-    tmp: Path, *, env: dict[str, str] | None = None, workers: int = 1, db: Path | None = None
+    tmp: Path,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    db: Path | str | None = None,
 ) -> Server:
     port = free_port()
     db = db or tmp / "server.db"
@@ -144,7 +231,7 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", db, process, log)
+    server = Server(f"http://127.0.0.1:{port}", Path(db), process, log, str(db))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -160,13 +247,15 @@ def start_server(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = start_server(tmp_path_factory.mktemp("server"))
-    try:
-        yield s
-    finally:
-        s.stop()
-        assert b"Traceback" not in s.log.read_bytes(), s.log.read_text()
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Server]:
+    with contextlib.ExitStack() as stack:
+        db = stack.enter_context(fresh_postgres_database()) if backend == "postgres" else None
+        s = start_server(tmp_path_factory.mktemp("server"), db=db)
+        try:
+            yield s
+        finally:
+            s.stop()
+            assert b"Traceback" not in s.log.read_bytes(), s.log.read_text()
 
 
 def requires_shared(*modules: str) -> pytest.MarkDecorator:

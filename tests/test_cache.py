@@ -34,7 +34,7 @@ from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.serving import answer, choose_encoding
 from syndication.store import SQLiteStore, Store
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 
 class Counting:

@@ -5,14 +5,14 @@ and catching up after its connection is killed."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 
 from syndication.store.freshness import CHANNEL, ChangeListener, HeadCheck
-from tests.conftest import in_ci
+from tests.conftest import PG_ADMIN_URL, _postgres_unreachable
 
 pytestmark = pytest.mark.anyio
 
@@ -99,21 +99,17 @@ async def test_a_caller_that_hangs_up_does_not_cancel_the_query_for_the_others()
 
 # --- ChangeListener on a real PostgreSQL ---------------------------------------------------------
 
-PG_DSN = os.environ.get("SYNDICATION_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
 
 async def _pg() -> Callable[[], Awaitable[Any]]:
-    asyncpg = pytest.importorskip("asyncpg")
+    # NOTIFY is per database: the test server's own (other tests' databases hear nothing).
     try:
-        conn = await asyncpg.connect(PG_DSN, timeout=10)
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:
-        if in_ci():
-            pytest.fail(f"PostgreSQL at {PG_DSN} is needed under CI: {exc}")
-        pytest.skip(f"PostgreSQL at {PG_DSN} is not reachable: {exc}")
+        _postgres_unreachable(exc)
     await conn.close()
 
     async def connect() -> Any:
-        return await asyncpg.connect(PG_DSN, timeout=10)
+        return await asyncpg.connect(PG_ADMIN_URL, timeout=10)
 
     return connect
 

@@ -21,6 +21,8 @@ from syndication.ingest import validate_article
 from syndication.store import SQLiteStore
 from tests.conftest import TOKEN
 
+pytestmark = pytest.mark.backends
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 ISO = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 RFC822 = re.compile(rb"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d (?:[+-]\d{4}|GMT)")

@@ -23,7 +23,7 @@ from syndication.model import Rubric
 from syndication.rendering import DocumentNotFound, RenderContext
 from syndication.store import SQLiteStore
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 # A fixed `now`, ahead of the real clock that stamps the writes: time moves nothing here.
 NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)

@@ -1,5 +1,6 @@
-"""Maintained statistics (schema step 6) equal what a scan of the rows would say, after any
-sequence of writes, and a write costs a handful of round trips to the writer's thread."""
+"""Statistics equal what a scan of the rows would say, after any sequence of writes, on both
+backends (SQLite keeps them in maintained tables, schema step 6; PostgreSQL counts them from
+its indexes), and a SQLite write costs a handful of round trips to the writer's thread."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ from syndication.config import Settings
 from syndication.ingest import validate_article
 from syndication.model import ALL_NEWS, MonthStat, Scope, ScopeKind, TermStat
 from syndication.slugs import slugify
-from syndication.store import SQLiteStore
+from syndication.store import SQLiteStore, Store
 from syndication.store.sqlite import escaped_size
 from syndication.store.sqlite.schema import rebuild_statistics
 from syndication.timeutil import month_key, to_epoch
+from tests.conftest import fresh_postgres_database, open_store_at
+
+pytestmark = pytest.mark.backends
 
 NOW = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)
 # Old months, this month before and after now, next month: scheduled articles fall in the last two.
@@ -59,22 +63,21 @@ class Delete:
     article_id: str
 
 
-ops = st.lists(
-    st.one_of(
-        st.builds(
-            Put,
-            article_id=st.sampled_from(IDS),
-            date=st.integers(0, len(DATES) - 1),
-            updated_hours=st.one_of(st.none(), st.integers(0, 100)),
-            draft=st.booleans(),
-            rubrics=st.lists(st.sampled_from(RUBRICS), max_size=3, unique=True).map(tuple),
-            tags=st.lists(st.sampled_from(TAGS), max_size=3, unique=True).map(tuple),
-            path=st.text("ab&<", max_size=6),
-        ),
-        st.builds(Delete, article_id=st.sampled_from(IDS)),
+# One write of an article: a put or a delete.
+op = st.one_of(
+    st.builds(
+        Put,
+        article_id=st.sampled_from(IDS),
+        date=st.integers(0, len(DATES) - 1),
+        updated_hours=st.one_of(st.none(), st.integers(0, 100)),
+        draft=st.booleans(),
+        rubrics=st.lists(st.sampled_from(RUBRICS), max_size=3, unique=True).map(tuple),
+        tags=st.lists(st.sampled_from(TAGS), max_size=3, unique=True).map(tuple),
+        path=st.text("ab&<", max_size=6),
     ),
-    max_size=14,
+    st.builds(Delete, article_id=st.sampled_from(IDS)),
 )
+ops = st.lists(op, max_size=14)
 
 
 def _payload(op: Put) -> dict[str, Any]:
@@ -158,7 +161,7 @@ def _months() -> Iterator[str]:
     return iter(sorted({month_key(d, zone) for d in DATES}))
 
 
-async def _check(store: SQLiteStore, model: Model) -> None:
+async def _check(store: Store, model: Model) -> None:
     scopes = [ALL_NEWS]
     scopes += [Scope(ScopeKind.RUBRIC, r) for r in RUBRICS]
     scopes += [Scope(ScopeKind.TAG, slugify(t)) for t in TAGS]
@@ -173,10 +176,10 @@ async def _check(store: SQLiteStore, model: Model) -> None:
         assert await store.url_row_bound(*start_end, now=NOW) == (m.count, m.row_bound)
 
 
-def _bounds(store: SQLiteStore, month: str) -> tuple[datetime, datetime]:
+def _bounds(store: Store, month: str) -> tuple[datetime, datetime]:
     from syndication.timeutil import month_bounds
 
-    return month_bounds(month, store.zone)
+    return month_bounds(month, Settings.load(environ={}).zone)
 
 
 def _tables(path: Path) -> tuple[list[Any], list[Any]]:
@@ -199,27 +202,14 @@ _files = itertools.count()
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(ops=ops)
-def test_maintained_statistics_equal_a_scan(ops: list[Put | Delete]) -> None:
+def test_maintained_statistics_equal_a_scan(ops: list[Put | Delete], backend: str) -> None:
+    if backend == "postgres":
+        with fresh_postgres_database() as url:
+            _run_ops(ops, url)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"s{next(_files)}.db"
-        settings = Settings.load(environ={}, db=str(path))
-        model = Model(settings)
-
-        async def run() -> None:
-            store = SQLiteStore(path, settings.zone)
-            await store.open()
-            try:
-                for op in ops:
-                    if isinstance(op, Put):
-                        await store.put_articles([validate_article(_payload(op), settings)])
-                    else:
-                        await store.delete_article(op.article_id)
-                    model.apply(op)
-                await _check(store, model)
-            finally:
-                await store.close()
-
-        asyncio.run(run())
+        settings = _run_ops(ops, str(path))
         # The maintained tables equal a recount from the rows (scheduled articles included).
         maintained = _tables(path)
         conn = sqlite3.connect(path, isolation_level=None)
@@ -232,6 +222,29 @@ def test_maintained_statistics_equal_a_scan(ops: list[Put | Delete]) -> None:
         assert to_epoch(NOW)  # keeps NOW in use for readers of the file
 
 
+def _run_ops(ops: list[Put | Delete], db: str) -> Settings:
+    """Apply `ops` to a new store at `db` and check every statistic against the model."""
+    settings = Settings.load(environ={}, db=db)
+    model = Model(settings)
+
+    async def run() -> None:
+        store = open_store_at(db, settings.zone)
+        await store.open()
+        try:
+            for op in ops:
+                if isinstance(op, Put):
+                    await store.put_articles([validate_article(_payload(op), settings)])
+                else:
+                    await store.delete_article(op.article_id)
+                model.apply(op)
+            await _check(store, model)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    return settings
+
+
 def _tables_of(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
     return (
         sorted(conn.execute("SELECT scope, month, count, last_change, max_bytes FROM buckets")),
@@ -240,6 +253,7 @@ def _tables_of(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
 
 
 @pytest.mark.anyio
+@pytest.mark.backends("sqlite")
 async def test_a_write_is_a_few_round_trips(
     store: SQLiteStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,6 +294,7 @@ async def test_a_write_is_a_few_round_trips(
 
 
 @pytest.mark.anyio
+@pytest.mark.backends("sqlite")
 async def test_a_held_reader_delays_neither_short_reads_nor_the_change_log(
     store: SQLiteStore, settings: Settings
 ) -> None:
@@ -298,13 +313,12 @@ async def test_a_held_reader_delays_neither_short_reads_nor_the_change_log(
 
 @pytest.mark.anyio
 async def test_a_store_opened_in_another_zone_recounts_its_months(
-    settings: Settings, tmp_path: Path
+    settings: Settings, db_url: str
 ) -> None:
     """Months are the site zone's: 22:30 UTC on 30 November is already December in Moscow."""
     from zoneinfo import ZoneInfo
 
-    path = tmp_path / "zones.db"
-    moscow = SQLiteStore(path, settings.zone)
+    moscow = open_store_at(db_url, settings.zone)
     await moscow.open()
     try:
         await moscow.put_articles(
@@ -314,7 +328,7 @@ async def test_a_store_opened_in_another_zone_recounts_its_months(
         assert [m.month for m in await moscow.months(now=NOW)] == ["2025-12"]
     finally:
         await moscow.close()
-    utc = SQLiteStore(path, ZoneInfo("UTC"))
+    utc = open_store_at(db_url, ZoneInfo("UTC"))
     await utc.open()
     try:
         assert [m.month for m in await utc.months(now=NOW)] == ["2025-11"]

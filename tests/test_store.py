@@ -1,4 +1,4 @@
-"""The SQLite store: writes, the change log, visibility, months and scope queries."""
+"""The store, on SQLite and on PostgreSQL: writes, the change log, visibility, months and scope queries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from syndication.config import Settings
 from syndication.ingest import validate_article
 from syndication.model import ALL_NEWS, ArticleIn, Scope, ScopeKind
-from syndication.store import SQLiteStore
+from syndication.store import SQLiteStore, make_store
 
 NOW = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def art(settings: Settings, article_id: str, **fields: Any) -> ArticleIn:
     return validate_article(payload, settings)
 
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 
 async def test_change_log_records_placement_before_and_after(
@@ -85,13 +85,19 @@ async def test_an_edit_that_moves_nothing_records_no_terms(
 
 
 async def test_change_hint_is_shared_between_stores_of_one_file(
-    store: SQLiteStore, settings: Settings
+    store: SQLiteStore, settings: Settings, backend: str
 ) -> None:
-    other = SQLiteStore(settings.db, settings.zone)
+    other = make_store(settings)
     await other.open()
     try:
         assert other.change_hint() == store.change_hint() == 0
         result = await store.put_articles([art(settings, "a")])
+        assert store.change_hint() == result.change_id
+        if backend == "postgres":
+            # Another process's writes reach the hint through the change log it reads (the
+            # host's mmap'd counter is SQLite's; across hosts the news comes by NOTIFY).
+            assert other.change_hint() == 0
+            assert await other.last_change_id() == result.change_id
         assert other.change_hint() == result.change_id
     finally:
         await other.close()
@@ -200,3 +206,65 @@ async def test_term_stats_follow_visibility_and_newest_dates(
     assert counts == {("rubric", "glavnoe"): 1, ("topic", "obshchestvo"): 1}
     later = {s.slug for s in await store.term_stats(now=datetime(2026, 1, 1, tzinfo=UTC))}
     assert {"budushchee", "zavtra"} <= later
+
+
+async def test_unchanged_writes_clamping_stamps_cursors_and_marks(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    """The rest of what both backends share: an article or rubric sent again unchanged writes
+    no change row, an update date past the write is clamped to it, stamps follow the tags a
+    write raises, and cursors, live marks and the settings stamp never move backwards."""
+    import time
+
+    from syndication.model import Rubric
+    from syndication.store.base import DeliveryCursor, LiveMark
+
+    first = await store.put_articles([art(settings, "a")])
+    again = await store.put_articles([art(settings, "a")])
+    assert (again.created, again.replaced, again.change_id) == (0, 1, 0)
+    assert await store.last_change_id() == first.change_id
+
+    assert await store.put_rubric(Rubric("glavnoe", "Главное")) == (False, first.change_id + 1)
+    assert await store.put_rubric(Rubric("glavnoe", "Главное")) == (False, 0)
+    assert await store.put_rubric(Rubric("novaya", "Новая")) == (True, first.change_id + 2)
+
+    ahead = datetime.now(UTC) + timedelta(days=3)
+    before_write = time.time()
+    await store.put_articles([art(settings, "b", updated_at=ahead.isoformat())])
+    stored = await store.get_article("b")
+    assert stored is not None
+    assert stored.updated_at is not None
+    assert before_write - 1 <= stored.updated_at.timestamp() <= time.time()
+
+    for tag in ("all", "rubric:glavnoe", "tag:obshchestvo", "month:2025-12", "rubric-list"):
+        assert await store.dependency_stamp({tag}) is not None, tag
+    assert await store.dependency_stamp({"rubric:sport"}) is None
+    assert set(await store.month_stamps()) == {"2025-12"}
+
+    at = await store.settings_stamp("digest-1")
+    assert await store.settings_stamp("digest-1") == at
+
+    cursor = await store.delivery_cursor("websub")
+    assert cursor is not None
+    assert cursor.change_id == await store.last_change_id()
+    await store.save_delivery_cursor(DeliveryCursor("websub", cursor.change_id - 1, attempts=2))
+    moved = await store.delivery_cursor("websub", create=False)
+    assert moved is not None
+    assert (moved.change_id, moved.attempts) == (cursor.change_id, 2)
+    assert await store.delivery_cursor("indexnow", create=False) is None
+
+    start = LiveMark(NOW, "")
+    assert await store.live_mark("websub", start=start) == start
+    await store.save_live_mark("websub", LiveMark(NOW, "m"))
+    await store.save_live_mark("websub", LiveMark(NOW, "l"))  # behind: kept where it was
+    assert await store.live_mark("websub", start=start) == LiveMark(NOW, "m")
+
+    later = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    await store.put_articles(
+        [art(settings, "s", published_at=later.isoformat(), tags=["Общество", "Спорт"])]
+    )
+    live = await store.went_live(LiveMark(NOW), later + timedelta(days=1), limit=10)
+    assert [(a.id, a.published_at, a.rubrics, a.tags) for a in live] == [
+        ("s", later, ["glavnoe"], ["obshchestvo", "sport"])
+    ]
+    assert await store.went_live(LiveMark(later, "s"), later, limit=10) == []

@@ -17,7 +17,6 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import httpx
@@ -25,7 +24,6 @@ import httpx
 from syndication.config import Settings
 from syndication.notify import delivery
 from syndication.notify.delivery import Verdict, backoff, send
-from syndication.notify.leader import LeaderLock
 from syndication.notify.metrics import NotifyMetrics
 from syndication.notify.outbox import Outbox
 from syndication.notify.targets import Target, configured_targets
@@ -41,11 +39,6 @@ T = TypeVar("T")
 USER_AGENT = "syndication-notify/0.1"
 # How long shutdown waits for the delivery task to finish once cancelled.
 STOP_TIMEOUT = 5.0
-
-
-def lock_path(db: str) -> Path:
-    path = Path(db)
-    return path.with_name(path.name + "-notify.lock")
 
 
 class Notifier:
@@ -72,7 +65,7 @@ class Notifier:
         # "Now" for what readers can see (a scheduled article's `published_at` against it); the
         # debounce, polls and retry times run on real time.
         self.clock = clock
-        self._lock = LeaderLock(lock_path(settings.db))
+        self._lock = store.leadership("notify")
         self._workers: list[_TargetWorker] = []
         self._task: asyncio.Task[None] | None = None
         self.stopping = False
@@ -104,7 +97,7 @@ class Notifier:
                 await asyncio.wait({self._task}, timeout=1.0)
             self._task = None
         self._workers = []
-        self._lock.release()
+        await self._lock.release()
         self.metrics.leader.set(0)
 
     def wake(self) -> None:
@@ -145,13 +138,24 @@ class Notifier:
         return None
 
     async def _run(self) -> None:
-        # Polled: the lock's holder may be another process, which can signal no Event here.
-        while not self._lock.try_acquire():
-            if await self.pause(self.leader_retry_seconds):
-                return
-        log.info("process %d delivers push notifications to %s", os.getpid(),
-                 ", ".join(t.name for t in self.targets))  # fmt: skip
-        self.metrics.leader.set(1)
+        while not self.stopping:
+            # Polled: the lock's holder may be another process, which can signal no Event here.
+            while not await self._lock.try_acquire():
+                if await self.pause(self.leader_retry_seconds):
+                    return
+            log.info("process %d delivers push notifications to %s", os.getpid(),
+                     ", ".join(t.name for t in self.targets))  # fmt: skip
+            self.metrics.leader.set(1)
+            try:
+                await self._deliver()
+            except* _LeadershipLost:
+                # Another process may lead now: stop sending (what was acknowledged is in the
+                # cursors; a batch cut short is sent again by whoever leads) and compete again.
+                log.warning("process %d lost the delivery lock; stopped delivering", os.getpid())
+            self._workers = []
+            self.metrics.leader.set(0)
+
+    async def _deliver(self) -> None:
         async with httpx.AsyncClient(
             timeout=self.settings.notify_timeout,
             follow_redirects=False,  # see delivery.send
@@ -162,6 +166,18 @@ class Notifier:
             async with asyncio.TaskGroup() as group:
                 for worker in self._workers:
                     group.create_task(worker.run(), name=f"notify {worker.target.kind}")
+                group.create_task(self._watch_leadership(), name="notify leadership")
+
+    async def _watch_leadership(self) -> None:
+        # A lock on a database connection goes with the connection (a replica's).
+        while not self.stopping:
+            if not self._lock.held:
+                raise _LeadershipLost
+            await self.pause(self.leader_retry_seconds)
+
+
+class _LeadershipLost(Exception):
+    """The delivery lock is no longer this process's."""
 
 
 class _TargetWorker:

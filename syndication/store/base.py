@@ -265,6 +265,18 @@ class GoLiveStore(Protocol):
         ...
 
 
+class Leadership(Protocol):
+    """A lock held by at most one process of all that use the store. `held` turns false when
+    the holder loses it (its database connection ended): the holder must then stop."""
+
+    @property
+    def held(self) -> bool: ...
+
+    async def try_acquire(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
 class Store(
     ArticleWriter,
     FeedReader,
@@ -287,4 +299,9 @@ class Store(
 
     async def ping(self) -> None:
         """Raise StoreError when the store cannot answer."""
+        ...
+
+    def leadership(self, name: str) -> Leadership:
+        """A lock that at most one process of all that use this store holds (`name`: what for,
+        e.g. "notify"), dropped when its holder dies."""
         ...

@@ -1,4 +1,5 @@
-"""Every write-API behaviour of CONTRACT.md against a real hypercorn server and SQLite file."""
+"""Every write-API behaviour of CONTRACT.md against a real hypercorn server, on a SQLite file and
+on a PostgreSQL database (the module-scoped `server` follows the `backend` parameter)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import orjson
 import pytest
 
 from tests.conftest import TOKEN, Server, start_server
+
+pytestmark = pytest.mark.backends
 
 ARTICLE: dict[str, Any] = {
     "title": "Визит официальной делегации в Вологду",

@@ -31,7 +31,7 @@ from syndication.timeutil import shift_month
 from tests.conftest import SHARED
 from tests.feeds.helpers import NOW, assert_valid_atom, context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 BASE = "https://feeds.example.ru"
 MSK = ZoneInfo("Europe/Moscow")

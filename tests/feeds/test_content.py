@@ -15,7 +15,7 @@ from syndication.model import ALL_NEWS
 from syndication.store import SQLiteStore
 from tests.feeds.helpers import context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 NS = {"content": "http://purl.org/rss/1.0/modules/content/"}
 LONG_TEXT = " ".join(["Вологодская область развивает льняную промышленность"] * 12)

@@ -18,7 +18,7 @@ from syndication.store import SQLiteStore
 from tests.conftest import SHARED, requires_shared
 from tests.feeds.helpers import NOW, assert_valid_atom, context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",

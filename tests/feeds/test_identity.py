@@ -12,7 +12,7 @@ from syndication.model import ALL_NEWS
 from syndication.store import SQLiteStore
 from tests.feeds.helpers import context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 
 async def _ids(store: SQLiteStore, settings: Settings) -> tuple[str, str, str]:

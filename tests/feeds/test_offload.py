@@ -20,7 +20,7 @@ from syndication.rendering import RenderContext, Rendered
 from syndication.store import SQLiteStore
 from tests.feeds.helpers import assert_valid_atom, context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 # Only a hang reaches it: the writer is released as soon as the test has seen the loop serve.
 DEADLINE = 60.0

@@ -16,7 +16,7 @@ from syndication.rendering import RenderContext
 from syndication.store import SQLiteStore
 from tests.feeds.helpers import NOW, context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 BASE = "https://feeds.example.ru"
 

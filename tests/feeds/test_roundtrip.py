@@ -17,7 +17,7 @@ from syndication.model import ALL_NEWS, Article, Scope, ScopeKind
 from syndication.store import SQLiteStore
 from tests.feeds.helpers import NOW, context, load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 RUBRIC_TITLES = {"glavnoe": "Главное", "novosti_organov_vlasti": "Новости органов власти"}
 

@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from syndication.config import Settings
 from syndication.ingest import validate_article
-from syndication.store import SQLiteStore
+from syndication.store import Store
 from syndication.store.base import DeliveryCursor
 
 KEY = "0123456789abcdef"
@@ -61,7 +61,7 @@ def payload(
     return body
 
 
-async def put(store: SQLiteStore, settings: Settings, article_id: str, body: dict[str, Any]) -> int:
+async def put(store: Store, settings: Settings, article_id: str, body: dict[str, Any]) -> int:
     result = await store.put_articles([validate_article(body, settings, article_id=article_id)])
     return result.change_id
 

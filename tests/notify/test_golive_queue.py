@@ -21,7 +21,7 @@ from syndication.store.base import LiveArticle, LiveMark, Store
 from syndication.timeutil import from_epoch, to_epoch
 from tests.notify.helpers import payload, put
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 
 def _iso(epoch: float) -> str:

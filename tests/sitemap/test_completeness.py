@@ -15,7 +15,7 @@ from syndication.store import SQLiteStore
 from syndication.timeutil import month_key
 from tests.sitemap.helpers import article, ctx, index_lastmods, locs, render_all
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 NOW = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
 
 

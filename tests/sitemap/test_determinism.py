@@ -11,7 +11,7 @@ from syndication.model import Image
 from syndication.store import SQLiteStore
 from tests.sitemap.helpers import article, ctx, index_lastmods, render_all
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 NOW = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
 D = timedelta(days=1)
 

@@ -14,7 +14,7 @@ from syndication.store import SQLiteStore
 from tests.conftest import requires_shared
 from tests.sitemap.helpers import IMG, NEWS, article, assert_valid, ctx, locs, parse, render_all
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 NOW = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 
 

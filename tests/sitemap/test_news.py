@@ -12,7 +12,7 @@ from syndication.rendering import DocumentNotFound
 from syndication.store import SQLiteStore
 from tests.sitemap.helpers import article, bulk_insert, ctx, epoch, index_lastmods, locs
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 NOW = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

@@ -16,7 +16,7 @@ from syndication.rendering import DocumentNotFound
 from syndication.store import SQLiteStore
 from tests.sitemap.helpers import article, bulk_insert, ctx, epoch, index_lastmods, locs, parse
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 NOW = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
 NOV = datetime(2025, 11, 1, tzinfo=UTC)  # 03:00 on the 1st in Moscow: inside November
 

@@ -14,6 +14,7 @@ from syndication.store.sqlite.articles import FeedQueries
 from syndication.store.sqlite.changelog import ChangeLog, DeliveryCursors, Retractions, Stamps
 from syndication.store.sqlite.connections import Connections
 from syndication.store.sqlite.golive import GoLive
+from syndication.store.sqlite.leader import LeaderLock
 from syndication.store.sqlite.sitemaps import SitemapQueries
 from syndication.store.sqlite.writes import Writes, _Known
 
@@ -40,6 +41,10 @@ class SQLiteStore(
 
     def snapshot(self) -> AbstractAsyncContextManager[None]:
         return self.db.snapshot()
+
+    def leadership(self, name: str) -> LeaderLock:
+        # A file beside the database: every process on the host that opens it agrees.
+        return LeaderLock(self.path.with_name(f"{self.path.name}-{name}.lock"))
 
     async def ping(self) -> None:
         try:

@@ -1,8 +1,6 @@
-"""Which process delivers: the one holding an exclusive flock on a file beside the database.
-
-`serve --workers N` starts N processes with a notifier each; exactly one of them may send, or
-every hub would hear every change N times. The kernel drops the lock when its holder dies
-(even by SIGKILL), so a worker that retries now and then takes over from a dead one.
+"""Leadership among the processes of one host (`Store.leadership`): an exclusive flock on a
+file beside the SQLite database. The kernel drops the lock when its holder dies (even by
+SIGKILL), so a process that retries now and then takes over from a dead one.
 """
 
 from __future__ import annotations
@@ -14,12 +12,14 @@ from pathlib import Path
 
 
 class LeaderLock:
+    """The flock beside a SQLite file: once taken, held until released or the process ends."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
         self.held = False
 
-    def try_acquire(self) -> bool:
+    async def try_acquire(self) -> bool:
         if self.held:
             return True
         if self._fd is None:
@@ -31,7 +31,7 @@ class LeaderLock:
         self.held = True
         return True
 
-    def release(self) -> None:
+    async def release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)

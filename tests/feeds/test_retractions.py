@@ -21,7 +21,7 @@ from tests.conftest import SHARED, requires_shared
 from tests.feeds.feedrules import check
 from tests.feeds.helpers import load, payload
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 AT = "{http://purl.org/atompub/tombstones/1.0}"
 ALL = Scope(ScopeKind.ALL)

@@ -4,6 +4,8 @@ stops or loses its lock."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -19,14 +21,14 @@ from tests.notify.helpers import notify_settings, payload, put, requests_to, wai
 pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 
-async def test_one_deliverer_and_takeover(
-    settings: Settings, store: Store, httpserver: HTTPServer
-) -> None:
+@contextlib.asynccontextmanager
+async def two_workers(
+    s: Settings, store: Store, httpserver: HTTPServer
+) -> AsyncIterator[tuple[Store, Notifier, Notifier]]:
+    """Two "workers": each its own store connections and notifier on the same store, the first
+    delivering. flock locks belong to open file descriptions, so two in one process exclude
+    each other as two processes would; PostgreSQL's advisory locks belong to sessions."""
     httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
-    s = notify_settings(settings, httpserver, indexnow=False)
-    # Two "workers": each its own store connections and notifier on the same store. flock locks
-    # belong to open file descriptions, so two in one process exclude each other as two
-    # processes would; PostgreSQL's advisory locks belong to sessions.
     other_store = open_store_at(s.db, s.zone)
     await other_store.open()
     first = Notifier(s, store, Metrics(), poll_seconds=0.05, leader_retry_seconds=0.1)
@@ -35,6 +37,18 @@ async def test_one_deliverer_and_takeover(
     await wait_for(lambda: first.delivering)
     await second.start()
     try:
+        yield other_store, first, second
+    finally:
+        await first.stop()
+        await second.stop()
+        await other_store.close()
+
+
+async def test_one_deliverer_and_takeover(
+    settings: Settings, store: Store, httpserver: HTTPServer
+) -> None:
+    s = notify_settings(settings, httpserver, indexnow=False)
+    async with two_workers(s, store, httpserver) as (other_store, first, second):
         await asyncio.sleep(0.3)
         assert not second.delivering
         # A write in the non-delivering worker: it wakes nobody there, the deliverer sees the
@@ -48,10 +62,6 @@ async def test_one_deliverer_and_takeover(
         await wait_for(lambda: len(requests_to(httpserver, "/hub")) == 2)
         await asyncio.sleep(0.3)
         assert len(requests_to(httpserver, "/hub")) == 2  # each change announced once
-    finally:
-        await first.stop()
-        await second.stop()
-        await other_store.close()
 
 
 async def test_start_does_nothing_without_targets(settings: Settings, store: SQLiteStore) -> None:
@@ -69,42 +79,32 @@ async def test_a_replica_that_loses_its_lock_stops_and_another_takes_over(
 ) -> None:
     import asyncpg
 
-    httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
     s = notify_settings(settings, httpserver, indexnow=False)
-    other_store = open_store_at(s.db, s.zone)
-    await other_store.open()
-    first = Notifier(s, store, Metrics(), poll_seconds=0.05, leader_retry_seconds=0.1)
-    second = Notifier(s, other_store, Metrics(), poll_seconds=0.05, leader_retry_seconds=0.1)
-    await first.start()
-    await wait_for(lambda: first.delivering)
-    await second.start()
-    admin = await asyncpg.connect(s.db)
-    lock = first._lock
-    assert isinstance(lock, AdvisoryLeader)
-    held_on = lock._conn
-    try:
-        # The leader's lock connection is terminated (a network cut, an administrator).
-        holders = await admin.fetch(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " AND objid <> 0"
-        )
-        assert holders
-        for row in holders:
-            await admin.execute("SELECT pg_terminate_backend($1)", row["pid"])
-        # The first notices (its lock's connection is gone), and one of the two leads again.
-        await wait_for(lambda: lock._conn is not held_on)
-        await wait_for(lambda: first.delivering != second.delivering)
-        # Whoever leads now, a write in either store is announced once.
-        await put(other_store, s, "k1", payload(["glavnoe"], []))
-        first.wake()
-        second.wake()
-        await wait_for(lambda: len(requests_to(httpserver, "/hub")) == 1)
-        await asyncio.sleep(0.5)
-        assert len(requests_to(httpserver, "/hub")) == 1
-        assert first.delivering != second.delivering
-    finally:
-        await admin.close()
-        await first.stop()
-        await second.stop()
-        await other_store.close()
+    async with two_workers(s, store, httpserver) as (other_store, first, second):
+        admin = await asyncpg.connect(s.db)
+        lock = first._lock
+        assert isinstance(lock, AdvisoryLeader)
+        held_on = lock._conn
+        try:
+            # The leader's lock connection is terminated (a network cut, an administrator).
+            holders = await admin.fetch(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND objid <> 0"
+            )
+            assert holders
+            for row in holders:
+                await admin.execute("SELECT pg_terminate_backend($1)", row["pid"])
+            # The first notices (its lock's connection is gone), and one of the two leads again.
+            await wait_for(lambda: lock._conn is not held_on)
+            await wait_for(lambda: first.delivering != second.delivering)
+            # Whoever leads now, a write in either store is announced once.
+            await put(other_store, s, "k1", payload(["glavnoe"], []))
+            first.wake()
+            second.wake()
+            await wait_for(lambda: len(requests_to(httpserver, "/hub")) == 1)
+            await asyncio.sleep(0.5)
+            assert len(requests_to(httpserver, "/hub")) == 1
+            assert first.delivering != second.delivering
+        finally:
+            await admin.close()

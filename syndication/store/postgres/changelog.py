@@ -12,6 +12,7 @@ import orjson
 from syndication.model import Change, Retraction, Scope, ScopeKind
 from syndication.store.base import DeliveryCursor
 from syndication.store.postgres.connections import Connections, Transaction, to_json
+from syndication.store.retractions import latest_per_article
 from syndication.timeutil import from_epoch, to_epoch
 
 _CURSOR_COLUMNS = "target, change_id, attempts, next_attempt_at, last_error, updated_at"
@@ -155,18 +156,4 @@ class Retractions:
             f"{where} ORDER BY c.at DESC, c.id DESC",
             params,
         )
-        found: dict[str, Retraction] = {}
-        for key, at, before in rows:
-            if key in found:
-                continue  # an older retraction of the same article
-            state = orjson.loads(before)
-            found[key] = Retraction(
-                article_id=key,
-                at=from_epoch(at),
-                url=state["url"],
-                rubrics=tuple(state.get("rubrics") or ()),
-                tags=tuple(state.get("tags") or ()),
-            )
-            if len(found) >= limit:
-                break
-        return list(found.values())
+        return latest_per_article(rows, limit)

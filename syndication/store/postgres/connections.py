@@ -74,10 +74,14 @@ class Connections:
         self._pinned: ContextVar[_Pinned | None] = ContextVar(f"pinned-pg-{id(self)}", default=None)
         # The newest change id this process wrote or read: `change_hint`.
         self.hint = 0
+        # The change-head query's own connection (see `head`).
+        self._head_conn: asyncpg.Connection | None = None
+        self._server_settings: dict[str, str] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         settings = {"statement_timeout": str(_STATEMENT_TIMEOUT_MS), "timezone": "UTC"}
+        self._server_settings = settings
         with guarded():
             conn = await asyncpg.connect(self.dsn, server_settings=settings)
             try:
@@ -103,6 +107,9 @@ class Connections:
     async def close(self) -> None:
         pools = [p for p in (self._pool, self._writer, self._log) if p is not None]
         self._pool = self._writer = self._log = None
+        head, self._head_conn = self._head_conn, None
+        if head is not None:
+            await head.close(timeout=5)
         for pool in pools:
             await pool.close()
 
@@ -164,6 +171,25 @@ class Connections:
     async def last_change_id(self) -> int:
         rows = await self.log_fetchall("SELECT coalesce(max(id), 0) FROM changes")
         last = int(rows[0][0])
+        self.hint = max(self.hint, last)
+        return last
+
+    async def head(self) -> int:
+        """`last_change_id` on a connection of its own, without a pool's hand-over: a replica's
+        every request waits for this query (shared by the requests that arrive meanwhile)."""
+        with guarded():
+            conn = self._head_conn
+            if conn is None or conn.is_closed():
+                conn = self._head_conn = await asyncpg.connect(
+                    self.dsn, server_settings=self._server_settings, timeout=10
+                )
+            try:
+                last = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM changes"))
+            except BaseException:
+                # Whatever went wrong, the next query starts on a new connection.
+                self._head_conn = None
+                conn.terminate()
+                raise
         self.hint = max(self.hint, last)
         return last
 

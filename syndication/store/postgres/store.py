@@ -33,7 +33,7 @@ class PostgresStore(
         self._tags_by_id: dict[int, Tag] = {}
         # Freshness across replicas (README, "Freshness across replicas"): every request waits
         # for a head query begun after it arrived; LISTEN only brings the news early.
-        self._head = HeadCheck(self.db.last_change_id)
+        self._head = HeadCheck(self.db.head)
         self._listener = ChangeListener(
             self._listen_connection, self.db.last_change_id, self._heard
         )

@@ -271,7 +271,7 @@ async def _job(store: Store, settings: Settings, job: str, args: argparse.Namesp
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syndication", description=__doc__)
-    parser.add_argument("--db", help="SQLite file (overrides SYNDICATION_DB)")
+    parser.add_argument("--db", help="SQLite file or postgresql:// URL (overrides SYNDICATION_DB)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -449,7 +449,7 @@ server {{
         }}
         charset off;
         add_header Cache-Control "public, max-age=60, stale-while-revalidate=300";
-        add_header Vary Accept-Encoding;
+        add_header Vary "Accept-Encoding, Accept";  # what the service sends for a feed
         add_header X-Content-Type-Options nosniff;
         add_header Content-Security-Policy $syndication_csp;
         add_header X-Frame-Options $syndication_frame;

@@ -199,9 +199,9 @@ async def _paged_feed(
             pages = archive.page_count(count, archive.PAGE_ITEMS)
             links.append(Link("prev-archive", archive.page_url(settings, month, pages, fmt)))
     deleted: tuple[DeletedEntry, ...] = ()
-    modified = expires = None
+    left = expires = None
     if fmt == "atom" and page == 1 and settings.retraction_days > 0:
-        deleted, modified, expires = await _retractions(ctx, scope)
+        deleted, left, expires = await _retractions(ctx, scope)
     return _Page(
         scope,
         channel,
@@ -211,7 +211,8 @@ async def _paged_feed(
         rubrics=rubrics,
         links=tuple(links),
         deleted=deleted,
-        modified=max(d for d in (updated, modified) if d) if modified else None,
+        # A tombstone leaving changed these bytes with no write: Last-Modified follows it.
+        modified=max(left, updated) if left and updated else left,
         expires=expires,
     )
 

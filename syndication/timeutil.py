@@ -48,6 +48,18 @@ def month_key(dt: datetime, zone: ZoneInfo) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def month_rows(first: datetime, last: datetime, zone: ZoneInfo) -> list[tuple[int, int, str]]:
+    """(lo, hi, month), in epoch seconds, of every month of the site's calendar from `first`'s to `last`'s."""
+    rows = []
+    key, end_key = month_key(first, zone), month_key(last, zone)
+    while True:
+        lo, hi = month_bounds(key, zone)
+        rows.append((to_epoch(lo), to_epoch(hi), key))
+        if key == end_key:
+            return rows
+        key = month_key(hi, zone)
+
+
 def shift_month(key: str, delta: int) -> str:
     year, month = parse_month(key)
     index = year * 12 + (month - 1) + delta

@@ -22,10 +22,9 @@ from syndication.config import Settings
 from syndication.model import ArticleIn, Image, Status, TagRef
 from syndication.rendering import DocumentNotFound, RenderContext, Rendered
 from syndication.store import SQLiteStore, is_postgres_url
-from syndication.store.postgres.schema import month_rows as pg_month_rows
 from syndication.store.sqlite import escaped_size
 from syndication.store.sqlite.schema import add_calendar
-from syndication.timeutil import from_epoch, to_epoch
+from syndication.timeutil import from_epoch, month_rows, to_epoch
 from tests.conftest import SHARED
 
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -95,7 +94,7 @@ async def _pg_bulk_insert(db: str, rows: list[tuple[str, str, int]]) -> None:
                 await conn.executemany(
                     "INSERT INTO calendar (lo, hi, month) VALUES ($1, $2, $3)"
                     " ON CONFLICT DO NOTHING",
-                    pg_month_rows(
+                    month_rows(
                         from_epoch(min(dates)), from_epoch(max(dates)), ZoneInfo("Europe/Moscow")
                     ),
                 )

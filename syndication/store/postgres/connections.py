@@ -27,6 +27,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from syndication.dependencies import stamp_tags
 from syndication.store.base import StoreError
+from syndication.store.freshness import CHANNEL
 from syndication.store.postgres.errors import guarded
 from syndication.store.postgres.schema import WRITE_LOCK, migrate
 from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
@@ -36,7 +37,9 @@ Row = tuple[Any, ...]
 Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 
-NOTIFY_CHANNEL = "syndication_changes"
+# The channel the writers notify is the one `freshness.ChangeListener` listens on.
+NOTIFY_CHANNEL = CHANNEL
+_HEAD = "SELECT coalesce(max(id), 0) FROM changes"  # the change log's newest id
 STAMP_ALL = "log"  # raised by every change row (as in the SQLite store)
 # How long a statement may run before the server cancels it: a hung query must end in a 503.
 _STATEMENT_TIMEOUT_MS = 120_000
@@ -169,7 +172,7 @@ class Connections:
         return [tuple(r) for r in rows]
 
     async def last_change_id(self) -> int:
-        rows = await self.log_fetchall("SELECT coalesce(max(id), 0) FROM changes")
+        rows = await self.log_fetchall(_HEAD)
         last = int(rows[0][0])
         self.hint = max(self.hint, last)
         return last
@@ -184,7 +187,7 @@ class Connections:
                     self.dsn, server_settings=self._server_settings, timeout=10
                 )
             try:
-                last = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM changes"))
+                last = int(await conn.fetchval(_HEAD))
             except BaseException:
                 # Whatever went wrong, the next query starts on a new connection.
                 self._head_conn = None

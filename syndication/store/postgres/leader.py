@@ -8,6 +8,7 @@ competing again instead of delivering beside the new leader.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from typing import Any
 
@@ -15,14 +16,18 @@ import asyncpg
 
 log = logging.getLogger("syndication.notify")
 
-# pg_advisory_lock key (any bigint distinct from the store's migration and write locks).
-NOTIFY_LOCK = 0x5359_4E44_4E54_4659  # "SYNDNTFY"
+
+def lock_key(name: str) -> int:
+    """The advisory lock key of the leadership `name` ("notify"): a signed 64-bit number from
+    the name, as pg_advisory_lock takes; the store's migration and write locks are others."""
+    digest = hashlib.blake2b(f"syndication leader {name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class AdvisoryLeader:
-    def __init__(self, dsn: str, key: int = NOTIFY_LOCK) -> None:
+    def __init__(self, dsn: str, name: str) -> None:
         self.dsn = dsn
-        self.key = key
+        self.key = lock_key(name)
         self._conn: Any = None
         self.held = False
 

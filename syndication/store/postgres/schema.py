@@ -19,12 +19,11 @@ store records it) and rewrites the link rows, in the write's own transaction. Th
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
+from syndication.timeutil import from_epoch, month_rows
 
 log = logging.getLogger("syndication.store")
 
@@ -231,18 +230,6 @@ async def migrate(
             if stored != zone.key:
                 await rebuild_calendar(conn, zone)
     return applied
-
-
-def month_rows(first: datetime, last: datetime, zone: ZoneInfo) -> list[tuple[int, int, str]]:
-    """(lo, hi, month) of every month of the site's calendar from `first`'s to `last`'s."""
-    rows = []
-    key, end_key = month_key(first, zone), month_key(last, zone)
-    while True:
-        lo, hi = month_bounds(key, zone)
-        rows.append((to_epoch(lo), to_epoch(hi), key))
-        if key == end_key:
-            return rows
-        key = month_key(hi, zone)
 
 
 async def rebuild_calendar(conn: asyncpg.Connection, zone: ZoneInfo) -> None:

@@ -59,7 +59,7 @@ class PostgresStore(
         return self.db.snapshot()
 
     def leadership(self, name: str) -> AdvisoryLeader:
-        return AdvisoryLeader(self.dsn)
+        return AdvisoryLeader(self.dsn, name)
 
     async def ping(self) -> None:
         await self.db.fetchall("SELECT 1")

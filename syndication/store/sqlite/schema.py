@@ -11,13 +11,12 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from syndication.dependencies import stamp_tags
-from syndication.timeutil import from_epoch, month_bounds, month_key, to_epoch
+from syndication.timeutil import from_epoch, month_rows
 
 log = logging.getLogger("syndication.store")
 
@@ -416,18 +415,6 @@ def statements(script: str) -> Iterator[str]:
             pending = ""
     if pending.strip():
         yield pending
-
-
-def month_rows(first: datetime, last: datetime, zone: ZoneInfo) -> list[tuple[int, int, str]]:
-    """(lo, hi, month) of every month of the site's calendar from `first`'s to `last`'s."""
-    rows = []
-    key, end_key = month_key(first, zone), month_key(last, zone)
-    while True:
-        lo, hi = month_bounds(key, zone)
-        rows.append((to_epoch(lo), to_epoch(hi), key))
-        if key == end_key:
-            return rows
-        key = month_key(hi, zone)
 
 
 def add_calendar(conn: sqlite3.Connection, first: int, last: int, zone: ZoneInfo) -> None:

@@ -172,22 +172,7 @@ async def in_process(
                 t0 = time.perf_counter()
                 floor_write(conn, a, tag_ids)
                 floor.append((time.perf_counter() - t0) * 1000)
-            for _ in range(per):
-                a = article()
-                t0 = time.perf_counter()
-                await store.put_articles([a])
-                quiet.append((time.perf_counter() - t0) * 1000)
-            stop = asyncio.Event()
-            load = asyncio.create_task(renders(store, settings, stop))
-            await asyncio.sleep(0.2)  # let the renders get going
-            for _ in range(per):
-                a = article()
-                t0 = time.perf_counter()
-                await store.put_articles([a])
-                loaded.append((time.perf_counter() - t0) * 1000)
-                await asyncio.sleep(0.01)  # writes arrive one by one, between render steps
-            stop.set()
-            rendered += await load
+            rendered += await store_block(store, settings, article, per, quiet, loaded)
             if pg_store is not None:
                 pg_rendered += await store_block(
                     pg_store, settings, article, per, pg_quiet, pg_loaded
@@ -229,13 +214,13 @@ async def store_block(
         quiet.append((time.perf_counter() - t0) * 1000)
     stop = asyncio.Event()
     load = asyncio.create_task(renders(store, settings, stop))
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # let the renders get going
     for _ in range(per):
         a = article()
         t0 = time.perf_counter()
         await store.put_articles([a])
         loaded.append((time.perf_counter() - t0) * 1000)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # writes arrive one by one, between render steps
     stop.set()
     return await load
 

@@ -534,7 +534,10 @@ class _OneAtATime:
 
     async def wait(self) -> None:
         task = self._task
-        if task is None:
+        # A run that has finished but whose `_done` has not run yet (it is queued behind the
+        # caller) read an older state: awaiting it again returns at once without yielding, so a
+        # caller that loops until the state is new enough spun the event loop forever.
+        if task is None or task.done():
             task = self._task = asyncio.create_task(self._read())
             task.add_done_callback(self._done)
         await asyncio.shield(task)

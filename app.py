@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import sqlite3
@@ -32,6 +33,7 @@ from syndication.problems import Problem
 from syndication.serving import DocumentServer
 from syndication.store import Store, StoreError, make_store
 from syndication.timeutil import utcnow
+from syndication.watchdog import LoopWatchdog
 
 log = logging.getLogger("syndication")
 
@@ -115,9 +117,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             await mirror.sync(store)
             mirror.start(store)
         freeze_startup_objects()
+        watchdog = None
+        if settings.stall_seconds > 0:
+            # Started last: startup's own waits (migrations, the mirror's first sync) run in
+            # threads, but a slow disk must not look like a stuck loop.
+            watchdog = LoopWatchdog(settings.stall_seconds)
+            watchdog.start(asyncio.get_running_loop())
         try:
             yield
         finally:
+            if watchdog is not None:
+                watchdog.stop()
             if mirror is not None:
                 await mirror.close()
             await notifier.stop()

@@ -180,6 +180,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from hypercorn.run import run
 
     from syndication.supervisor import WorkerSpec, hypercorn_config, serve_supervised
+    from syndication.watchdog import dump_stacks_on_sigusr1
 
     spec = WorkerSpec(
         access_log=args.access_log, uvloop=args.uvloop, keep_alive_timeout=settings.idle_timeout
@@ -192,6 +193,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # validators) and it stops every worker when one dies.
         return serve_supervised(spec, args.host, args.port, args.workers)
     # One worker: one process, no supervisor, signals go straight to it.
+    dump_stacks_on_sigusr1()
     config = hypercorn_config(spec, f"{args.host}:{args.port}")
     config.workers = 0
     return run(config)

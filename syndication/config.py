@@ -71,6 +71,9 @@ class Settings:
     # full within `body_timeout` seconds of its head, or the request is answered 408.
     idle_timeout: float = 10.0
     body_timeout: float = 60.0
+    # A worker whose event loop has not turned for this many seconds is ended and replaced
+    # (syndication/watchdog.py); 0 = never.
+    stall_seconds: float = 30.0
     # Who may read /metrics: a bearer of this token; when unset, of the API token; with neither,
     # nobody (403).
     metrics_token: str | None = None
@@ -161,6 +164,8 @@ class Settings:
         # IndexNow's rule for keys; it also keeps the key file's URL path plain.
         if self.indexnow_key and not _INDEXNOW_KEY.fullmatch(self.indexnow_key):
             raise ConfigError(f"{PREFIX}INDEXNOW_KEY must be 8-128 of [a-zA-Z0-9-]")
+        if self.stall_seconds < 0:
+            raise ConfigError(f"{PREFIX}STALL_SECONDS must not be negative (0 = no watchdog)")
         if self.cache_max_bytes < 1024 * 1024:
             raise ConfigError(f"{PREFIX}CACHE_MAX_BYTES must be at least 1048576 (1 MiB)")
         for name in ("notify_debounce_seconds", "notify_backoff_seconds"):
@@ -206,7 +211,7 @@ def _convert(key: str, value: Any, default: Any) -> Any:
 # and how pushes are delivered.
 _NOT_RENDERED = frozenset(
     {"db", "api_token", "indexnow_key", "cache_max_bytes", "idle_timeout", "body_timeout",
-     "metrics_token", "mirror"}
+     "metrics_token", "mirror", "stall_seconds"}
 )  # fmt: skip
 
 

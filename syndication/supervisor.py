@@ -335,8 +335,10 @@ def run_worker(spec: WorkerSpec, listener: socket.socket, ready: Connection, par
 
     from app import create_app
     from syndication.logs import configure as configure_logging
+    from syndication.watchdog import dump_stacks_on_sigusr1
 
     configure_logging()
+    dump_stacks_on_sigusr1()
     config = hypercorn_config(spec, f"fd://{listener.detach()}")
 
     def tell_ready() -> None:

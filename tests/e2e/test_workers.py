@@ -377,3 +377,18 @@ def test_a_put_waits_out_a_100000_line_bulk_insert_and_answers(tmp_path: Path) -
             created
         )
         assert b"Traceback" not in log
+
+
+def test_sigusr1_logs_a_workers_stacks_and_it_serves_on(tmp_path: Path) -> None:
+    with _two_workers(tmp_path) as server:
+        first, second = _ready_pids(server, 2)
+        os.kill(first, signal.SIGUSR1)
+        # faulthandler's dump of every thread, the watchdog's among them (started by the app's
+        # lifespan: its thread waits in `_watch`).
+        _wait_for_log(server, rb'File "[^"]*syndication/watchdog\.py", line \d+ in _watch')
+        _wait_for_log(server, rb"Thread 0x[0-9a-f]+ \(most recent call first\)")
+        assert process(first).alive()
+        assert process(second).alive()
+        deadline = time.monotonic() + 60
+        while first not in _answering_pids(server.base_url, 4):
+            assert time.monotonic() < deadline, "the worker stopped answering after SIGUSR1"

@@ -36,7 +36,9 @@ def _env(httpserver: HTTPServer, debounce: float) -> dict[str, str]:
     }
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+def _wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    # Only a real hang misses it: on a loaded 2-core machine a server start and a retry with
+    # backoff can take several seconds.
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"

@@ -176,18 +176,20 @@ async def test_scheduled_article_expires_the_cache(store: SQLiteStore, settings:
     now = datetime.now(UTC).timestamp()
     clock = [now]
     cache = DocumentCache(store, settings, Metrics(), clock=lambda: clock[0])
-    soon = datetime.fromtimestamp(now, UTC) + timedelta(seconds=30)
+    soon = datetime.fromtimestamp(now, UTC) + timedelta(seconds=600)
     await store.put_articles([article(settings, "later", published_at=soon.isoformat())])
+    stamp = await store.dependency_stamp({"all"})
+    assert stamp is not None
     build = Counting()
     doc = Document("all", "feed", frozenset({"all"}), build)
-    # Past the write's own second (rendered within it, a document is rendered again after it:
-    # see test_rendered_within_a_changes_second_once_more_after_it).
-    clock[0] = now + 2
+    # Past the write's margin, whenever the write landed (rendered within it, a document is
+    # rendered again after it: see test_rendered_within_a_changes_seconds_once_more_after_them).
+    clock[0] = (stamp + STAMP_MARGIN).timestamp() + 1
     await cache.get(doc)
-    clock[0] = now + 29
+    clock[0] = soon.timestamp() - 1
     await cache.get(doc)
     assert build.calls == 1
-    clock[0] = now + 31  # the article is live now: no write happened, yet the feed re-renders
+    clock[0] = soon.timestamp() + 1  # live now: no write happened, yet the feed re-renders
     await cache.get(doc)
     assert build.calls == 2
     await cache.get(doc)

@@ -165,7 +165,7 @@ class UrlRow:
 # beyond its escaped URL. The stores add it for each body image to the row's escaped sitemap
 # text (`sitemap_bytes`), so a month's split bound covers them; sitemap/urlwriter measures its
 # own markup and refuses to load if this is too small.
-SITEMAP_IMAGE_BYTES = 51
+SITEMAP_IMAGE_BYTES = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,9 @@ async def month_parts(store: Store, settings: Settings, month: str = "2025-11") 
     bodies = []
     for part in range(1, 1000):
         try:
-            bodies.append((await build_month(RenderContext(store, settings, NOW), month, part)).body)
+            bodies.append(
+                (await build_month(RenderContext(store, settings, NOW), month, part)).body
+            )
         except DocumentNotFound:
             return bodies
     raise AssertionError("endless parts")

@@ -7,9 +7,11 @@ the URL limit, lowered when the month's largest row could push a full part past 
     per_part = min(max_urls, (max_bytes - frame) // (row_overhead + largest escaped row text))
 
 The store keeps the largest row text of each month with its statistics (`url_row_bound`,
-`MonthStat.row_bound`). The bound
-is safe for every row, and it depends only on the month's own rows, so a write to one month never
-moves the cut of another. One unusually long URL or caption shortens the parts of its month only.
+`MonthStat.row_bound`); a row's text includes its body images, each with the markup of its
+`<image:image>` (`SITEMAP_IMAGE_BYTES`, which sitemap/urlwriter checks against its output). The
+bound is safe for every row, and it depends only on the month's own rows, so a write to one month
+never moves the cut of another. One unusually long URL or caption shortens the parts of its month
+only.
 """
 
 from __future__ import annotations

@@ -10,9 +10,16 @@ import re
 import threading
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 import nh3
+from lxml import etree
+
+from syndication.model import SITEMAP_IMAGE_BYTES
+from syndication.weburl import normalise_url
 
 SUMMARY_MAX = 300
+# Body images an article lists in its month sitemap besides its lead image (see body_images).
+BODY_IMAGES_MAX = 20
 
 # XML 1.0 Char production; everything else (C0 controls, lone surrogates, U+FFFE/FFFF) makes
 # lxml refuse the document, which is how one bad article turns a whole feed into an error.
@@ -180,3 +187,49 @@ def derive_summary(content_html: str | None, limit: int = SUMMARY_MAX) -> str | 
 def clean_text(text: str) -> str:
     """A single-line plain-text field (titles, names): XML-safe, whitespace folded."""
     return fold_spaces(xml_safe(text))
+
+
+def body_images(content_html: str | None, lead: str | None = None) -> tuple[str, ...]:
+    """The `<img src>` URLs of sanitised `content_html` that a sitemap lists after the lead image
+    `lead`: in body order, each once, not `lead` again, at most BODY_IMAGES_MAX.
+
+    Read from the parsed tree (an attribute's entities decoded, text that looks like a tag left
+    alone), and put in the form sitemaps accept (weburl.normalise_url: absolute http(s), ASCII,
+    at most 2,048 characters); a `src` that cannot take that form is skipped, not stored.
+    """
+    if not content_html or "<img" not in content_html:
+        return ()
+    try:
+        root = lxml.html.fragment_fromstring(content_html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return ()
+    found: dict[str, None] = {}
+    seen: set[str] = set()  # an image shown twice is normalised once
+    for img in root.iter("img"):
+        src = img.get("src")
+        if not src or src in seen:
+            continue
+        seen.add(src)
+        try:
+            url = normalise_url(src)
+        except ValueError:
+            continue
+        if url != lead:
+            found[url] = None
+            if len(found) >= BODY_IMAGES_MAX:
+                break
+    return tuple(found)
+
+
+def escaped_size(*texts: str) -> int:
+    """UTF-8 bytes of `texts` once XML-escaped, at most: & < > and CR each grow to 5 bytes."""
+    total = 0
+    for text in texts:
+        total += len(text.encode()) + 4 * sum(text.count(c) for c in "&<>\r")
+    return total
+
+
+def body_images_size(images: tuple[str, ...]) -> int:
+    """What body `images` add to an article's `<url>` in a month sitemap, at most: each escaped
+    URL and the markup of its `<image:image>` (model.SITEMAP_IMAGE_BYTES)."""
+    return escaped_size(*images) + SITEMAP_IMAGE_BYTES * len(images)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from syndication.config import Settings
-from syndication.content import clean_text, derive_summary, sanitize_html
+from syndication.content import body_images, clean_text, derive_summary, sanitize_html
 from syndication.model import ArticleIn, Image, Rubric, Status, TagKind, TagRef
 from syndication.weburl import normalise_url
 
@@ -278,6 +278,7 @@ def validate_article(
         image=image,
         status=status,
         raw=raw if raw is not None else _dump_raw(payload),
+        body_images=body_images(content_html, image.url if image else None),
     )
 
 

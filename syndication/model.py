@@ -76,6 +76,9 @@ class ArticleIn:
     image: Image | None
     status: Status
     raw: bytes = field(default=b"{}", compare=False)  # the payload as received (JSON)
+    # The images of `content_html` a sitemap lists after `image` (content.body_images), found
+    # once here rather than in every sitemap render.
+    body_images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,14 @@ class UrlRow:
     published_at: datetime
     title: str
     image: Image | None
+    body_images: tuple[str, ...] = ()  # after `image`, in body order
+
+
+# Bytes one more `<image:image><image:loc>…</image:loc></image:image>` adds to a sitemap `<url>`
+# beyond its escaped URL. The stores add it for each body image to the row's escaped sitemap
+# text (`sitemap_bytes`), so a month's split bound covers them; sitemap/urlwriter measures its
+# own markup and refuses to load if this is too small.
+SITEMAP_IMAGE_BYTES = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ def to_wire(a: ArticleIn) -> Wire:
         int(a.updated_at.timestamp()) if a.updated_at else None, a.author, a.rubrics,
         tuple((t.name, t.kind.value) for t in a.tags),
         (image.url, image.type, image.length, image.caption) if image else None,
-        a.status.value, a.raw,
+        a.status.value, a.raw, a.body_images,
     )  # fmt: skip
 
 
@@ -80,6 +80,7 @@ def from_wire(w: Wire) -> ArticleIn:
         updated_at=datetime.fromtimestamp(w[6], UTC) if w[6] is not None else None,
         author=w[7], rubrics=w[8], tags=tuple(TagRef(n, _KINDS[k]) for n, k in w[9]),
         image=Image(*w[10]) if w[10] else None, status=_STATUSES[w[11]], raw=w[12],
+        body_images=w[13],
     )  # fmt: skip
 
 

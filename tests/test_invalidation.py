@@ -110,6 +110,7 @@ WRITES: dict[str, Write] = {
     "new article with a new tag": lambda s, st: _put(s, st, _payload(22, 2, tags=["Культура"])),
     "title of an old article": _edit(6, title="Исправленный заголовок"),
     "image of an old article, no new date": _edit(7, image={"url": "https://example.ru/new.jpg"}),
+    "image in the text of an old article": _edit(6, content_html='<p><img src="/i/body.jpg"></p>'),
     "article moved to another rubric": _edit(3, rubrics=["glavnoe"]),
     "article unpublished": _edit(4, status="draft"),
     "article deleted": lambda s, st: s.delete_article("a5"),

@@ -27,6 +27,17 @@ def test_wire_round_trip_is_lossless() -> None:
         assert back.raw == article.raw
 
 
+def test_wire_carries_the_body_images() -> None:
+    # Found in the validating process; the store writes what the wire brings back.
+    payload = {
+        **next(iter(demo_articles(1, seed=5))),
+        "content_html": '<p><img src="/i/1.jpg"></p>',
+    }
+    article = validate_article(payload, SETTINGS)
+    assert article.body_images == ("https://example.ru/i/1.jpg",)
+    assert from_wire(to_wire(article)).body_images == article.body_images
+
+
 def test_pool_validates_in_order_and_reports_rejects() -> None:
     lines = [(i + 1, orjson.dumps(p)) for i, p in enumerate(demo_articles(30, seed=9))]
     lines[4] = (5, b'{"id": "bad", "title": ""}')

@@ -144,9 +144,10 @@ class SitemapReader(Protocol):
         """(count, bound) of the visible articles with `start <= published_at < end`.
 
         `bound` is the largest, over those rows, of the UTF-8 length of url + image url + image
-        caption with each `&`, `<`, `>` and CR counted as 5 bytes: an upper bound on the row's
-        text once escaped in XML, so sitemaps can split a month by count without rendering it.
-        (0, 0) when there is no such article.
+        caption + each body image's url with each `&`, `<`, `>` and CR counted as 5 bytes, plus
+        `model.SITEMAP_IMAGE_BYTES` per body image (the markup of its `<image:image>`): an upper
+        bound on what the row adds to a `<url>`'s fixed markup once escaped in XML, so sitemaps
+        can split a month by count without rendering it. (0, 0) when there is no such article.
         """
         ...
 

@@ -18,11 +18,14 @@ store records it) and rewrites the link rows, in the write's own transaction. Th
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from syndication.content import body_images, body_images_size
 from syndication.timeutil import from_epoch, month_rows
 
 log = logging.getLogger("syndication.store")
@@ -172,12 +175,63 @@ END
 $$;
 """
 
-MIGRATIONS: tuple[str, ...] = (
+# --- step 3: the images of each article's body, for its month sitemap --------------------------
+# As the SQLite store's step 9: `body_images` is found at ingest (content.body_images), and
+# `sitemap_bytes` grows by what the images add, so a month's split bound covers them; stored rows
+# are filled from their HTML in batches, with the article trigger disabled meanwhile (filling a
+# derived column is no write: no change-log row, no notification for every article).
+# The column stays out of `articles_by_date`: a B-tree entry holds at most ~2.7 kB, and 20 image
+# URLs may take 40 kB, so an INCLUDE would make such an article's write fail. A sitemap row is
+# then an index scan that visits the heap row (its narrow part: the body itself is TOASTed)
+# instead of an index-only scan.
+FILL_BATCH = 500
+
+
+def _found(rows: list[asyncpg.Record]) -> list[tuple[list[str], int, str]]:
+    updates = []
+    for article_id, content_html, image_url in rows:
+        images = body_images(content_html, image_url)
+        if images:
+            updates.append((list(images), body_images_size(images), article_id))
+    return updates
+
+
+async def _step_3(conn: asyncpg.Connection) -> None:
+    await conn.execute("ALTER TABLE articles ADD COLUMN body_images text[]")
+    await conn.execute("ALTER TABLE articles DISABLE TRIGGER articles_changed")
+    last, filled = "", 0
+    while True:
+        rows = await conn.fetch(
+            "SELECT id, content_html, image_url FROM articles WHERE id > $1"
+            " AND content_html LIKE '%<img%' ORDER BY id LIMIT $2",
+            last,
+            FILL_BATCH,
+        )
+        if not rows:
+            break
+        last = rows[-1][0]
+        updates = await asyncio.to_thread(_found, rows)  # HTML parsing: off the event loop
+        await conn.executemany(
+            "UPDATE articles SET body_images = $1, sitemap_bytes = sitemap_bytes + $2"
+            " WHERE id = $3",
+            updates,
+        )
+        filled += len(updates)
+    await conn.execute("ALTER TABLE articles ENABLE TRIGGER articles_changed")
+    if filled:
+        log.info("store schema 3: body images of %d articles", filled)
+
+
+Step = str | Callable[[asyncpg.Connection], Awaitable[None]]
+
+MIGRATIONS: tuple[Step, ...] = (
     # 1: articles, rubrics, tags, their links, the calendar, the change log and its stamps,
     # delivery cursors, meta.
     _STEP_1,
     # 2: the change log by time, for retractions (RFC 6721 deleted entries) of the last days.
     "CREATE INDEX changes_by_at ON changes (at);",
+    # 3: the body's images on the article row.
+    _step_3,
 )
 LATEST = len(MIGRATIONS)
 
@@ -215,7 +269,11 @@ async def migrate(
             if version >= target:
                 break
             number = version + 1
-            await conn.execute(MIGRATIONS[number - 1])
+            step = MIGRATIONS[number - 1]
+            if isinstance(step, str):
+                await conn.execute(step)
+            else:
+                await step(conn)
             await conn.execute(
                 "INSERT INTO schema_version (version) VALUES ($1)"
                 " ON CONFLICT (one) DO UPDATE SET version = excluded.version",

@@ -16,7 +16,7 @@ from syndication.timeutil import from_epoch, to_epoch
 
 _ROW = (
     "url, coalesce(updated_at, published_at), published_at, title, image_url, image_type,"
-    " image_length, image_caption, id"
+    " image_length, image_caption, id, body_images"
 )
 
 
@@ -124,4 +124,5 @@ def _url_row(r: Sequence[Any]) -> UrlRow:
         published_at=from_epoch(r[2]),
         title=r[3],
         image=Image(url=r[4], type=r[5], length=r[6], caption=r[7]) if r[4] else None,
+        body_images=tuple(r[9]) if r[9] else (),
     )

@@ -14,19 +14,20 @@ from syndication.model import ArticleIn, Rubric, TagRef, WriteResult
 from syndication.slugs import slugify, with_suffix
 from syndication.store.base import StoreError
 from syndication.store.postgres.connections import Connections, Transaction, to_json
-from syndication.store.sqlite.writes import BATCH, _as_async, _Known, escaped_size
+from syndication.store.sqlite.writes import BATCH, _as_async, _Known, sitemap_size
 from syndication.timeutil import month_bounds, month_key, to_epoch
 
 _FIELDS = (
     "id", "title", "url", "summary", "content_html", "published_at", "updated_at", "author",
     "image_url", "image_type", "image_length", "image_caption", "status", "modified_at", "raw",
-    "sitemap_bytes", "rubrics", "tag_ids",
+    "sitemap_bytes", "rubrics", "tag_ids", "body_images",
 )  # fmt: skip
 # An article sent again as it is stored updates no row: no change-log row, no document rebuilt.
 # The raw payload and the write time are no content.
 _COMPARED = (
     "title", "url", "summary", "content_html", "published_at", "updated_at", "author",
     "image_url", "image_type", "image_length", "image_caption", "status", "rubrics", "tag_ids",
+    "body_images",
 )  # fmt: skip
 _UPSERT_ARTICLE = (
     f"INSERT INTO articles AS a ({', '.join(_FIELDS)})"
@@ -206,9 +207,10 @@ def _row(a: ArticleIn, tag_ids: dict[str, int], now: int) -> tuple[Any, ...]:
         a.status.value,
         now,
         a.raw,
-        escaped_size(a.url, image.url if image else "", (image.caption or "") if image else ""),
+        sitemap_size(a),
         list(dict.fromkeys(a.rubrics)),
         list(dict.fromkeys(tag_ids[t.name] for t in a.tags)),
+        list(a.body_images) or None,
     )
 
 

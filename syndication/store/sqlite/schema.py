@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from syndication.content import body_images, body_images_size
 from syndication.dependencies import stamp_tags
 from syndication.timeutil import from_epoch, month_rows
 
@@ -405,6 +406,62 @@ def _step_7(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
         conn.execute(statement)
 
 
+# --- step 9: the images of each article's body, for its month sitemap --------------------------
+# `body_images` (a JSON array of URLs, NULL when none) is found once, at ingest
+# (content.body_images), and read with the sitemap row from its covering index, never from
+# `content_html` at render; `sitemap_bytes` grows by what the images add to the row, so a month's
+# split bound (buckets.max_bytes) covers them. Stored rows are filled from their HTML here, in
+# batches, with the article triggers set aside meanwhile: a derived column filled in is no write
+# (no change-log row, no push notification for every article of the archive).
+FILL_BATCH = 500
+
+
+def _step_9(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
+    conn.execute("ALTER TABLE articles ADD COLUMN body_images TEXT")
+    triggers = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'articles'"
+    ).fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    filled, last = 0, 0
+    while True:
+        rows = conn.execute(
+            "SELECT rowid, content_html, image_url FROM articles"
+            " WHERE rowid > ? AND content_html LIKE '%<img%' ORDER BY rowid LIMIT ?",
+            (last, FILL_BATCH),
+        ).fetchall()
+        if not rows:
+            break
+        last = rows[-1][0]
+        updates = []
+        for rowid, content_html, image_url in rows:
+            images = body_images(content_html, image_url)
+            if images:
+                updates.append((orjson.dumps(images).decode(), body_images_size(images), rowid))
+        conn.executemany(
+            "UPDATE articles SET body_images = ?, sitemap_bytes = sitemap_bytes + ?"
+            " WHERE rowid = ?",
+            updates,
+        )
+        filled += len(updates)
+    for _, sql in triggers:
+        conn.execute(sql)
+    if filled:
+        log.info("schema 9: body images of %d articles", filled)
+        conn.execute(
+            "UPDATE buckets SET max_bytes = coalesce((SELECT max(a.sitemap_bytes) FROM calendar c,"
+            " articles a INDEXED BY articles_by_date WHERE c.month = buckets.month"
+            " AND a.status = 'published' AND a.published_at >= c.lo AND a.published_at < c.hi),"
+            " 0) WHERE scope = ''"
+        )
+    # The sitemap row, body images included, still from the index alone.
+    conn.execute("DROP INDEX articles_sitemap")
+    conn.execute(
+        "CREATE INDEX articles_sitemap ON articles (status, published_at, id, updated_at, url,"
+        " title, image_url, image_type, image_length, image_caption, body_images)"
+    )
+
+
 def statements(script: str) -> Iterator[str]:
     """The complete statements of `script` (trigger bodies hold semicolons of their own)."""
     pending = ""
@@ -604,6 +661,8 @@ MIGRATIONS: tuple[Step, ...] = (
     _step_7,
     # 8: the change log by time, for retractions (RFC 6721 deleted entries) of the last days.
     "CREATE INDEX changes_by_at ON changes (at);",
+    # 9: the body's images on the article row, in the sitemap index.
+    _step_9,
 )
 
 

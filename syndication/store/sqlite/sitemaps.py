@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from syndication.model import Image, UrlRow
 from syndication.store.sqlite.connections import Connections, Row, build_objects
 from syndication.store.sqlite.statistics import Statistics
@@ -17,7 +19,7 @@ from syndication.timeutil import from_epoch, month_key, to_epoch
 
 _ROW = (
     "url, coalesce(updated_at, published_at), published_at, title, image_url, image_type,"
-    " image_length, image_caption, id"
+    " image_length, image_caption, id, body_images"
 )
 # Part dates of months nobody changed: a month's rows are read once per change to it, not once
 # per sitemap index render.
@@ -146,4 +148,5 @@ def _url_row(r: Sequence[Any]) -> UrlRow:
         published_at=from_epoch(r[2]),
         title=r[3],
         image=Image(url=r[4], type=r[5], length=r[6], caption=r[7]) if r[4] else None,
+        body_images=tuple(orjson.loads(r[9])) if r[9] else (),
     )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from syndication.content import body_images_size, escaped_size
 from syndication.model import ArticleIn, Rubric, TagRef, WriteResult
 from syndication.slugs import slugify, with_suffix
 from syndication.store.base import StoreError
@@ -19,17 +20,18 @@ from syndication.timeutil import month_bounds, month_key, to_epoch
 _COLUMNS = (
     "id, title, url, summary, content_html, published_at, updated_at, author, image_url,"
     " image_type, image_length, image_caption, status, modified_at, raw, sitemap_bytes,"
-    " rubrics, tag_ids"
+    " rubrics, tag_ids, body_images"
 )
 # An article sent again as it is stored (a CMS re-pushing everything) updates no row: no
 # change-log row, no document rebuilt. The raw payload and the write time are no content.
 _COMPARED = (
     "title", "url", "summary", "content_html", "published_at", "updated_at", "author",
     "image_url", "image_type", "image_length", "image_caption", "status", "rubrics", "tag_ids",
+    "body_images",
 )  # fmt: skip
 _UPSERT_ARTICLE = f"""
 INSERT INTO articles ({_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     title = excluded.title, url = excluded.url, summary = excluded.summary,
     content_html = excluded.content_html, published_at = excluded.published_at,
@@ -37,7 +39,8 @@ ON CONFLICT (id) DO UPDATE SET
     image_type = excluded.image_type, image_length = excluded.image_length,
     image_caption = excluded.image_caption, status = excluded.status,
     modified_at = excluded.modified_at, raw = excluded.raw,
-    sitemap_bytes = excluded.sitemap_bytes, rubrics = excluded.rubrics, tag_ids = excluded.tag_ids
+    sitemap_bytes = excluded.sitemap_bytes, rubrics = excluded.rubrics, tag_ids = excluded.tag_ids,
+    body_images = excluded.body_images
 WHERE {" OR ".join(f"{c} IS NOT excluded.{c}" for c in _COMPARED)}
 """
 # Rows per executemany: bounds the memory of one batch of an unbounded import.
@@ -50,12 +53,14 @@ _KNOWN_LIMIT = 200_000
 T = TypeVar("T")
 
 
-def escaped_size(*texts: str) -> int:
-    """UTF-8 bytes of `texts` once XML-escaped, at most: & < > and CR each grow to 5 bytes."""
-    total = 0
-    for text in texts:
-        total += len(text.encode()) + 4 * sum(text.count(c) for c in "&<>\r")
-    return total
+def sitemap_size(a: ArticleIn) -> int:
+    """What `a` adds to a month sitemap beyond the fixed markup of one `<url>` (the
+    `sitemap_bytes` column): its escaped URL, lead image URL and caption, and each body image's
+    escaped URL with the markup of its own `<image:image>`."""
+    image = a.image
+    return escaped_size(
+        a.url, image.url if image else "", (image.caption or "") if image else ""
+    ) + body_images_size(a.body_images)
 
 
 async def _as_async(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
@@ -259,9 +264,10 @@ def _row(a: ArticleIn, tag_ids: dict[str, int], now: int) -> tuple[Any, ...]:
         a.status.value,
         now,
         a.raw,
-        escaped_size(a.url, image.url if image else "", (image.caption or "") if image else ""),
+        sitemap_size(a),
         to_json(list(dict.fromkeys(a.rubrics))),
         to_json(list(dict.fromkeys(tag_ids[t.name] for t in a.tags))),
+        to_json(list(a.body_images)) if a.body_images else None,
     )
 
 

@@ -87,8 +87,11 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(chosen).capitalize() + "."
 
 
-def body_html(rng: random.Random, target_bytes: int, article_no: int) -> str:
-    """Paragraphs with a list, a quote, a relative and an absolute link, about `target_bytes` long."""
+def body_html(
+    rng: random.Random, target_bytes: int, article_no: int, site: str = "https://example.ru"
+) -> str:
+    """Paragraphs with a list, a quote, a relative and an absolute link, about `target_bytes` long;
+    every fifth article also shows two photos in its text (listed in the image sitemap)."""
     parts = [
         f'<p>{_sentence(rng, 12)} Подробнее — на <a href="/novosti/{article_no}/">странице'
         " новости</a>.</p>",
@@ -97,6 +100,13 @@ def body_html(rng: random.Random, target_bytes: int, article_no: int) -> str:
         f'<p>{_sentence(rng, 15)} Документы опубликованы на <a href="https://example.ru/docs/'
         f'{article_no}">портале</a>.</p>',
     ]
+    if article_no % 5 == 0:
+        # No draw from `rng`: the rest of the data set stays what it was.
+        parts += [
+            f'<figure><img src="{site}/upload/images/{article_no}-{n}.jpg" alt="Фото {n}">'
+            f"<figcaption>Фото {n}</figcaption></figure>"
+            for n in (1, 2)
+        ]
     html = "".join(parts)
     while len(html.encode()) < target_bytes:
         html += f"<p>{_sentence(rng, 14)} {_sentence(rng, 10)}</p>"
@@ -137,7 +147,7 @@ def articles(
             "id": f"demo-{i + 1:06d}",
             "title": title,
             "url": f"{site}/novosti/{primary}/{i + 1}/",
-            "content_html": body_html(rng, body_bytes, i + 1),
+            "content_html": body_html(rng, body_bytes, i + 1, site),
             "published_at": published.replace(tzinfo=None).isoformat(),
             "author": rng.choice(("Пресс-служба", "Информационное агентство", None)),
             "rubrics": rubrics,

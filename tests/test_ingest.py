@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import feedparser
 import orjson
 import pytest
 from hypothesis import example, given
@@ -18,7 +19,8 @@ from syndication.config import Settings
 from syndication.content import derive_summary, sanitize_html, truncate_words, xml_safe
 from syndication.ingest import InvalidPayload, parse_json, validate_article
 from syndication.weburl import normalise_url
-from tests.conftest import TOKEN, requires_shared
+from tests.conftest import SHARED, TOKEN, requires_shared
+from tests.feeds.feedrules import check
 from tests.feeds.helpers import assert_valid_atom
 from tests.sitemap.helpers import IMG, assert_valid, locs, parse
 
@@ -213,7 +215,7 @@ def _put_url_articles(client: TestClient) -> None:
     assert client.put("/api/articles/a2", json=second).status_code == 201
 
 
-@requires_shared()
+@requires_shared("jsonschema")
 def test_urls_from_the_cms_reach_sitemaps_and_feeds_schema_valid(settings: Settings) -> None:
     with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         _put_url_articles(client)
@@ -237,9 +239,29 @@ def test_urls_from_the_cms_reach_sitemaps_and_feeds_schema_valid(settings: Setti
         links = {el.get("href") for el in etree.fromstring(atom.content).iter(f"{ATOM}link")}
         assert {ARTICLE_LOC, long_loc, IMAGE_LOC} <= links
 
+        rss = client.get("/feeds/all.rss")
+        assert check(rss.content, f"{settings.public_url}/feeds/all.rss") == []
+        parsed = feedparser.parse(rss.content)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert [e.link for e in parsed.entries] == [long_loc, ARTICLE_LOC]
+        enclosures = [el.get("url") for el in etree.fromstring(rss.content).iter("enclosure")]
+        assert enclosures == [IMAGE_LOC]
+
+        feed = client.get("/feeds/all.json").json()
+        _json_feed_schema().validate(feed)
+        assert [i["url"] for i in feed["items"]] == [long_loc, ARTICLE_LOC]
+        assert [i.get("image") for i in feed["items"]] == [None, IMAGE_LOC]
+
         stored = client.get("/api/articles/a1").json()
         assert stored["url"] == ARTICLE_LOC
         assert stored["image"]["url"] == IMAGE_LOC
+
+
+def _json_feed_schema() -> Any:
+    import jsonschema  # type: ignore[import-untyped,unused-ignore]
+
+    schema = orjson.loads((SHARED / "schemas" / "jsonfeed-1.1.schema.json").read_bytes())
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 def test_unfixable_urls_are_a_422_naming_each_field(settings: Settings) -> None:

@@ -36,14 +36,26 @@ class WriteBetweenReads:
         self.inner = inner
         self.settings = settings
         self.written = False
+        # What the render asked the store for before the write: proof that the write landed
+        # inside the render, not before it began.
+        self.read_before: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        attribute = getattr(self.inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not self.written:
+                self.read_before.append(name)
+            return attribute(*args, **kwargs)
+
+        return call
 
     async def articles(self, *args: Any, **kwargs: Any) -> Any:
         if not self.written:
-            self.written = True
             await self.inner.put_articles([validate_article(november("n3", 25), self.settings)])
+            self.written = True
         return await self.inner.articles(*args, **kwargs)
 
 
@@ -54,9 +66,13 @@ async def test_an_archive_page_rendered_across_a_write_shows_one_state(
     await load(store, settings, [november(f"n{i}", 10 + i) for i in range(3)])
     doc = resolve("/feeds/archive/2025-11.json", {}, feed_limit=50, max_limit=500)
     assert doc is not None
-    racing = cast(Store, WriteBetweenReads(store, settings))
-    body = (await doc.build(RenderContext(racing, settings, NOW))).body
+    racing = WriteBetweenReads(store, settings)
+    body = (await doc.build(RenderContext(cast(Store, racing), settings, NOW))).body
     shown = {item["id"].rsplit(":article:", 1)[1] for item in orjson.loads(body)["items"]}
+    # The race was on: the write committed after the render had read the month, before its items.
+    assert racing.written
+    assert "months" in racing.read_before, racing.read_before
+    assert (await store.get_article("n3")) is not None
     assert shown in ({"n0", "n1", "n2"}, {"n0", "n1", "n2", "n3"})
 
 

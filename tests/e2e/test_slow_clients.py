@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -132,3 +133,67 @@ def test_a_client_hanging_up_mid_body_costs_one_line(server: Server) -> None:
     assert b"unhandled error" not in log
     with server.client() as c:
         assert c.get("/healthz").status_code == 200
+
+
+def test_600_hang_ups_never_keep_another_client_from_its_answers(server: Server) -> None:
+    """The issue's 600 hang-ups, on the one worker, while another client reads a feed: each of
+    its reads is answered, one of them with hang-ups made before and after it (the hang-ups
+    hold at halfway until there is one: the race was on). Each hang-up costs one log line, none
+    a traceback."""
+    hangups = 600
+    halfway = hangups // 2
+    head = (
+        b"PUT /api/articles/hung-up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"title": '
+    )
+    sent = 0  # hang-ups made so far; only the hang-up thread writes it
+    done = threading.Event()
+    read_amid = threading.Event()  # a read began after a hang-up and ended before the last
+    answers: list[int] = []
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            with server.client(token=None) as c:
+                while not done.is_set():
+                    before = sent
+                    answers.append(c.get("/feeds/all.rss").status_code)
+                    if before > 0 and sent < hangups:
+                        read_amid.set()
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+            read_amid.set()
+
+    reader = threading.Thread(target=read)
+    with server.client(token=None) as c:
+        assert c.get("/feeds/all.rss").status_code == 200
+    reader.start()
+    try:
+        for n in range(hangups):
+            with _connect(server) as sock:
+                sock.sendall(head)
+            sent = n + 1
+            if sent == halfway:
+                # Hold the other half until a read has begun and ended among the hang-ups.
+                assert read_amid.wait(HANG), "no read was answered among the hang-ups"
+    finally:
+        done.set()
+        reader.join(HANG)
+    assert not reader.is_alive()
+    assert not failures, failures
+    assert read_amid.is_set()
+    assert answers
+    assert set(answers) == {200}, answers
+
+    line = re.compile(rb"client went away during the request: PUT /api/articles/hung-up\b")
+    deadline = time.monotonic() + HANG
+    while len(line.findall(server.log.read_bytes())) < hangups:
+        assert time.monotonic() < deadline, server.log.read_text()[-5000:]
+        time.sleep(0.05)
+    with server.client() as c:
+        assert c.get("/healthz").status_code == 200
+    log = server.log.read_bytes()
+    assert len(line.findall(log)) == hangups
+    assert b"Traceback" not in log, log.decode()[-5000:]
+    assert b"unhandled error" not in log

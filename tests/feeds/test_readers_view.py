@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
 from lxml import etree
+from lxml import html as lxml_html
 from starlette.testclient import TestClient
 
 from app import create_app
 from syndication.config import Settings
 from tests.conftest import TOKEN
+from tests.feeds import hostile
 
 LEAD = "Лид <script>alert(1)</script> & <b>жирный</b>"
 
@@ -57,6 +60,84 @@ def test_the_yandex_description_is_escaped(client: TestClient) -> None:
     # The element's text is HTML source: markup in the lead shows as text, never as a tag.
     assert "<script" not in description
     assert "&lt;script&gt;" in description
+
+
+# feedparser's types for HTML: what a reader renders as markup.
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
+
+
+def _text_constructs(node: Any, where: str) -> Iterator[tuple[str, str, str]]:
+    """(where, type, value) of every text construct feedparser made of a document: any dict
+    with a type and a value (titles, subtitles, summaries, contents, at any depth)."""
+    if isinstance(node, dict):
+        if "type" in node and "value" in node:
+            yield where, str(node["type"]), str(node["value"])
+        for key, value in node.items():
+            yield from _text_constructs(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _text_constructs(value, f"{where}[{n}]")
+
+
+def _live(markup: str) -> list[str]:
+    """What would run if `markup` were rendered: script elements and on* attributes."""
+    fragment = lxml_html.fragment_fromstring(markup, create_parent="div")
+    found = ["<script>" for el in fragment.iter() if el.tag == "script"]
+    for el in fragment.iter():
+        found += [f"{name!s}=" for name in el.attrib if str(name).lower().startswith("on")]
+    return found
+
+
+def _without_captions(body: bytes) -> bytes:
+    """The document without its media:description elements. feedparser files an image's caption
+    as the entry's summary, over the RSS description (or Atom summary) read before it: without
+    them, what the item itself says as its summary is read too."""
+    root = etree.fromstring(body)
+    for caption in list(root.iter("{http://search.yahoo.com/mrss/}description")):
+        parent = caption.getparent()
+        assert parent is not None
+        parent.remove(caption)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def hostile_feeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Every RSS and Atom document of the hostile data set (tests/feeds/hostile.py)."""
+    served = hostile.served_documents(tmp_path_factory.mktemp("hostile"))
+    return {url: body for url, body, media_type in served if "json" not in media_type}
+
+
+def test_the_crawl_reads_every_kind_of_feed(hostile_feeds: dict[str, bytes]) -> None:
+    for path in ("all", "rubric/glavnoe", "rubric/sport", "tag/r_d_laboratoriya",
+                 "tag/ivan_groznyy_ko_ceo", "archive/2025-12", "archive/2025-11"):  # fmt: skip
+        for fmt in ("rss", "atom"):
+            assert f"{hostile.PUBLIC}/feeds/{path}.{fmt}" in hostile_feeds
+    assert f"{hostile.PUBLIC}/feeds/yandex.rss" in hostile_feeds
+    assert f"{hostile.PUBLIC}/feeds/all.atom?page=2" in hostile_feeds
+
+
+def test_no_html_field_of_any_feed_runs_anything(hostile_feeds: dict[str, bytes]) -> None:
+    """Sanitising off, as a reader that trusts the feed renders it: hostile titles, leads and
+    names reach every HTML-typed field of every feed as text, never as a live element."""
+    live: list[str] = []
+    shown_as_text = 0
+    for url, served in hostile_feeds.items():
+        for body in (served, _without_captions(served)):
+            parsed = feedparser.parse(body, sanitize_html=False)
+            assert not parsed.bozo, (url, parsed.get("bozo_exception"))
+            constructs = list(_text_constructs(parsed.feed, "feed"))
+            for n, entry in enumerate(parsed.entries):
+                constructs += _text_constructs(entry, f"entries[{n}]")
+            for where, kind, value in constructs:
+                if kind not in _HTML_TYPES:
+                    continue
+                live += [f"{url} {where}: {found}" for found in _live(value)]
+                text = lxml_html.fragment_fromstring(value, create_parent="div").text_content()
+                shown_as_text += "<script>alert(" in text
+    assert not live, "\n".join(live)
+    # The hostile markup did reach HTML fields, as text a reader sees.
+    assert shown_as_text
+    assert len(hostile_feeds) > 20
 
 
 def test_an_atom_entry_without_content_or_summary_carries_its_title(client: TestClient) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import re
 import threading
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -219,6 +221,19 @@ def body_images(content_html: str | None, lead: str | None = None) -> tuple[str,
             if len(found) >= BODY_IMAGES_MAX:
                 break
     return tuple(found)
+
+
+def body_images_of_rows(
+    rows: Iterable[Iterable[Any]],
+) -> list[tuple[Any, tuple[str, ...], int]]:
+    """(key, body images, `body_images_size`) of each stored `(key, content_html, lead image
+    URL)` row that has body images: what a migration fills an existing store with."""
+    found = []
+    for key, content_html, lead in rows:
+        images = body_images(content_html, lead)
+        if images:
+            found.append((key, images, body_images_size(images)))
+    return found
 
 
 def escaped_size(*texts: str) -> int:

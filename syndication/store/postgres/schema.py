@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from syndication.content import body_images, body_images_size
+from syndication.content import body_images_of_rows
 from syndication.timeutil import from_epoch, month_rows
 
 log = logging.getLogger("syndication.store")
@@ -187,15 +187,6 @@ $$;
 FILL_BATCH = 500
 
 
-def _found(rows: list[asyncpg.Record]) -> list[tuple[list[str], int, str]]:
-    updates = []
-    for article_id, content_html, image_url in rows:
-        images = body_images(content_html, image_url)
-        if images:
-            updates.append((list(images), body_images_size(images), article_id))
-    return updates
-
-
 async def _step_3(conn: asyncpg.Connection) -> None:
     await conn.execute("ALTER TABLE articles ADD COLUMN body_images text[]")
     await conn.execute("ALTER TABLE articles DISABLE TRIGGER articles_changed")
@@ -210,7 +201,8 @@ async def _step_3(conn: asyncpg.Connection) -> None:
         if not rows:
             break
         last = rows[-1][0]
-        updates = await asyncio.to_thread(_found, rows)  # HTML parsing: off the event loop
+        found = await asyncio.to_thread(body_images_of_rows, rows)  # HTML parsing: off the loop
+        updates = [(list(images), size, article_id) for article_id, images, size in found]
         await conn.executemany(
             "UPDATE articles SET body_images = $1, sitemap_bytes = sitemap_bytes + $2"
             " WHERE id = $3",

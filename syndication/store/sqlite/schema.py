@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from syndication.content import body_images, body_images_size
+from syndication.content import body_images_of_rows
 from syndication.dependencies import stamp_tags
 from syndication.timeutil import from_epoch, month_rows
 
@@ -433,11 +433,10 @@ def _step_9(conn: sqlite3.Connection, zone: ZoneInfo) -> None:
         if not rows:
             break
         last = rows[-1][0]
-        updates = []
-        for rowid, content_html, image_url in rows:
-            images = body_images(content_html, image_url)
-            if images:
-                updates.append((orjson.dumps(images).decode(), body_images_size(images), rowid))
+        updates = [
+            (orjson.dumps(images).decode(), size, rowid)
+            for rowid, images, size in body_images_of_rows(rows)
+        ]
         conn.executemany(
             "UPDATE articles SET body_images = ?, sitemap_bytes = sitemap_bytes + ?"
             " WHERE rowid = ?",
